@@ -1,0 +1,104 @@
+"""A small, dependency-free harness: time per operation, median of repeats, ratios to peers.
+
+Each ``bench_*.py`` module defines ``cases() -> list[Case | MemoryCase]``. Every case in a group
+does the same job; ``kind`` says whether it is ours, a peer's, or a hand-written floor.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gc
+import statistics
+import time
+import tracemalloc
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Literal
+
+Kind = Literal["ours", "peer", "floor"]
+
+
+@dataclass
+class Case:
+    """One implementation of one timed job.
+
+    ``setup`` builds the state and returns the operation to time (a zero-argument callable, or a
+    zero-argument coroutine function when ``is_async``); it runs once per repeat.
+    """
+
+    group: str
+    impl: str
+    kind: Kind
+    setup: Callable[[], Callable[[], object]]
+    number: int = 20_000
+    is_async: bool = False
+
+
+@dataclass
+class MemoryCase:
+    """Bytes per key: ``fill(n)`` creates n keys and returns what keeps them alive."""
+
+    group: str
+    impl: str
+    kind: Kind
+    fill: Callable[[int], object]
+    keys: int = 20_000
+
+
+@dataclass
+class Result:
+    group: str
+    impl: str
+    kind: Kind
+    value: float  # ns per op, or bytes per key
+    unit: str
+    samples: list[float] = field(default_factory=list)
+
+
+def _time_sync(op: Callable[[], object], number: int) -> float:
+    loop = range(number)
+    start = time.perf_counter_ns()
+    for _ in loop:
+        op()
+    return (time.perf_counter_ns() - start) / number
+
+
+def _time_async(op: Callable[[], Awaitable[object]], number: int) -> float:
+    async def run() -> float:
+        loop = range(number)
+        start = time.perf_counter_ns()
+        for _ in loop:
+            await op()
+        return (time.perf_counter_ns() - start) / number
+
+    return asyncio.run(run())
+
+
+def run_case(case: Case, repeats: int) -> Result:
+    samples = []
+    for _ in range(repeats):
+        op = case.setup()
+        gc.collect()
+        gc.disable()
+        try:
+            if case.is_async:
+                samples.append(_time_async(op, case.number))  # type: ignore[arg-type]
+            else:
+                samples.append(_time_sync(op, case.number))
+        finally:
+            gc.enable()
+    return Result(case.group, case.impl, case.kind, statistics.median(samples), "ns", samples)
+
+
+def run_memory(case: MemoryCase) -> Result:
+    gc.collect()
+    tracemalloc.start()
+    try:
+        before = tracemalloc.get_traced_memory()[0]
+        keep = case.fill(case.keys)
+        gc.collect()
+        after = tracemalloc.get_traced_memory()[0]
+    finally:
+        tracemalloc.stop()
+    del keep
+    return Result(case.group, case.impl, case.kind, (after - before) / case.keys, "B/key")

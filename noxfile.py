@@ -1,0 +1,63 @@
+"""Developer and CI tasks. ``nox`` runs the default set: tests, typing, lint, docs."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import nox
+
+nox.options.default_venv_backend = "uv|virtualenv"
+nox.options.sessions = ["tests", "typing", "lint", "docs"]
+nox.options.reuse_venv = "yes" if not os.environ.get("CI") else "no"
+# The machines this runs on carry one interpreter; sessions use the one nox runs on, and a
+# missing interpreter is an error rather than a skip.
+nox.options.error_on_missing_interpreters = True
+
+ROOT = Path(__file__).parent
+PYPROJECT = nox.project.load_toml(ROOT / "pyproject.toml")
+
+
+def _group(name: str) -> list[str]:
+    return list(nox.project.dependency_groups(PYPROJECT, name))
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    """Run the test suite under coverage (branch), failing under 95% for src/commerce_kit."""
+    session.install("-e", ".[redis]", *_group("tests"))
+    session.run("coverage", "erase")
+    session.run("coverage", "run", "-m", "pytest", *session.posargs)
+    session.run("coverage", "combine")
+    session.run("coverage", "report")
+
+
+@nox.session
+def typing(session: nox.Session) -> None:
+    """mypy --strict over the package, the tests and the typing examples."""
+    session.install("-e", ".[redis]", *_group("typing"))
+    session.run("mypy", "src", "tests", "benchmarks", *session.posargs)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    """ruff check and ruff format --check."""
+    session.install(*_group("lint"))
+    session.run("ruff", "check", ".")
+    session.run("ruff", "format", "--check", ".")
+
+
+@nox.session
+def docs(session: nox.Session) -> None:
+    """Build the HTML docs with warnings as errors, then run every doctest in them."""
+    session.install("-e", ".", *_group("docs"))
+    out = ROOT / "docs" / "_build"
+    session.run("sphinx-build", "-W", "--keep-going", "-n", "-b", "html", "docs", out / "html")
+    session.run("sphinx-build", "-W", "--keep-going", "-b", "doctest", "docs", out / "doctest")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Benchmark commerce_kit against its peers in one run; writes docs/benchmarks results."""
+    session.install("-e", ".", *_group("bench"))
+    session.run("python", "-m", "benchmarks", *session.posargs)

@@ -1,0 +1,33 @@
+"""Normalising duration arguments once, at construction time."""
+
+from __future__ import annotations
+
+import math
+from datetime import timedelta
+
+
+def to_seconds(value: float | timedelta, *, name: str, allow_zero: bool = False) -> float:
+    """Return ``value`` as float seconds, refusing negatives, NaN and infinity.
+
+    Args:
+        value: A number of seconds or a :class:`~datetime.timedelta`.
+        name: The argument's name, used in the error message.
+        allow_zero: Whether ``0`` is acceptable.
+
+    Raises:
+        TypeError: ``value`` is neither a number nor a timedelta.
+        ValueError: ``value`` is negative, zero (unless allowed), NaN or infinite.
+    """
+    if isinstance(value, timedelta):
+        seconds = value.total_seconds()
+    elif isinstance(value, (int, float)) and not isinstance(value, bool):  # type: ignore[redundant-expr]
+        seconds = float(value)
+    else:
+        msg = f"{name} must be a number of seconds or a timedelta, got {type(value).__name__}"
+        raise TypeError(msg)
+    if math.isnan(seconds) or math.isinf(seconds):
+        raise ValueError(f"{name} must be finite, got {seconds!r}")
+    if seconds < 0 or (seconds == 0 and not allow_zero):
+        bound = ">= 0" if allow_zero else "> 0"
+        raise ValueError(f"{name} must be {bound} seconds, got {seconds!r}")
+    return seconds

@@ -1,0 +1,47 @@
+from __future__ import annotations
+
+import commerce_kit
+import commerce_kit.typing
+from commerce_kit import (
+    CircuitOpenError,
+    CommerceKitError,
+    FeedFormatError,
+    PaymentDeclinedError,
+    RateLimitExceeded,
+    UnknownFeedFormatError,
+)
+
+
+def test_structured_fields_are_kept() -> None:
+    limited = RateLimitExceeded("key user:1 over 5/60s", retry_after=12.0)
+    opened = CircuitOpenError("card open", name="card", retry_after=30.0)
+    assert (12.0, "card", 30.0) == (limited.retry_after, opened.name, opened.retry_after)
+
+
+def test_user_messages_match_the_u1_catalogue() -> None:
+    assert {
+        "rate_limited": "Too many requests. Please wait and try again.",
+        "service_unavailable": "System experiencing high traffic. Please try again shortly.",
+        "payment_declined": (
+            "Payment could not be processed. Please try again or use different payment method."
+        ),
+    } == {
+        e.code: e.user_message for e in (RateLimitExceeded, CircuitOpenError, PaymentDeclinedError)
+    }
+
+
+def test_technical_detail_stays_out_of_the_user_message() -> None:
+    error = FeedFormatError("line 3: unexpected '<' at column 7")
+    assert "line 3" in str(error)
+    assert "line 3" not in error.user_message
+
+
+def test_builtin_bases_keep_working() -> None:
+    assert issubclass(FeedFormatError, ValueError)
+    assert issubclass(UnknownFeedFormatError, LookupError)
+    assert issubclass(FeedFormatError, CommerceKitError)
+
+
+def test_submodules_load_lazily_from_the_root() -> None:
+    assert commerce_kit.testing.ManualClock is not None
+    assert "Clock" in commerce_kit.typing.__all__
