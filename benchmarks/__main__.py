@@ -45,6 +45,53 @@ def _table(group: str, results: list[Result]) -> list[str]:
     return lines
 
 
+def _chart(by_module: dict[str, dict[str, list[Result]]]) -> str:
+    """An SVG bar chart: for each timed group, how many times faster ours is than the best peer."""
+    rows: list[tuple[str, float]] = []
+    for groups in by_module.values():
+        for group, results in groups.items():
+            peers = [r.value for r in results if r.kind == "peer" and r.unit == "ns"]
+            ours = [r for r in results if r.kind == "ours" and r.unit == "ns"]
+            rows.extend(
+                (f"{group} - {r.impl}" if len(ours) > 1 else group, min(peers) / r.value)
+                for r in ours
+                if peers and r.value
+            )
+    bar_h, gap, label_w, bar_w = 18, 6, 520, 360
+    top = 30
+    height = top + len(rows) * (bar_h + gap) + 30
+    biggest = max([x for _, x in rows] + [3.0])
+    scale = bar_w / biggest
+    out = [
+        f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 80}" '
+        f'height="{height}" font-family="sans-serif" font-size="12">',
+        f'<text x="{label_w}" y="18" font-weight="bold">'
+        "speed-up over the fastest peer (higher is better)</text>",
+    ]
+    for i, (label, ratio) in enumerate(rows):
+        y = top + i * (bar_h + gap)
+        colour = "#2e7d32" if ratio >= 1 else "#c62828"
+        text = label.replace("&", "&amp;").replace("<", "&lt;")
+        out += [
+            f'<text x="{label_w - 8}" y="{y + 13}" text-anchor="end">{text}</text>',
+            f'<rect x="{label_w}" y="{y}" width="{ratio * scale:.1f}" height="{bar_h}" '
+            f'fill="{colour}"/>',
+            f'<text x="{label_w + ratio * scale + 4:.1f}" y="{y + 13}">{ratio:.1f}x</text>',
+        ]
+    x1 = label_w + scale
+    x3 = label_w + 3 * scale
+    out += [
+        f'<line x1="{x1:.1f}" y1="{top - 4}" x2="{x1:.1f}" y2="{height - 24}" stroke="#555" '
+        'stroke-dasharray="4 3"/>',
+        f'<line x1="{x3:.1f}" y1="{top - 4}" x2="{x3:.1f}" y2="{height - 24}" stroke="#555" '
+        'stroke-dasharray="2 4"/>',
+        f'<text x="{x1:.1f}" y="{height - 10}" text-anchor="middle">1x</text>',
+        f'<text x="{x3:.1f}" y="{height - 10}" text-anchor="middle">3x</text>',
+        "</svg>",
+    ]
+    return "\n".join(out) + "\n"
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks")
     parser.add_argument("-k", default="", help="only groups containing this text")
@@ -94,6 +141,8 @@ def main(argv: list[str] | None = None) -> int:
             m: {g: [r.__dict__ for r in rs] for g, rs in gs.items()} for m, gs in by_module.items()
         }
         (DOCS / "_bench" / "results.json").write_text(json.dumps(raw, indent=1) + "\n")
+        (DOCS / "_static").mkdir(exist_ok=True)
+        (DOCS / "_static" / "benchmarks.svg").write_text(_chart(by_module))
     return 0
 
 
