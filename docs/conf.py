@@ -40,12 +40,13 @@ _STDLIB = "|".join(sorted(m for m in sys.stdlib_module_names if not m.startswith
 nitpick_ignore_regex = [
     (r"py:.*", rf"({_STDLIB})(\..*)?"),
     (r"py:.*", r"(pydantic|defusedxml|nh3)(\..*)?"),
-    (r"py:class", r"(P|T|R|K|V|ModelT|ParamSpec|TypeVar|Self|NoneType)"),
+    (r"py:class", r"~?(P|T|R|K|V|ModelT|ParamSpec|TypeVar|Self|NoneType)"),
     (r"py:class", r"(object|int|float|str|bytes|bool|dict|list|tuple|set|frozenset|type|None)"),
     (r"py:class", r"(Exception|BaseException|ValueError|LookupError|TypeError|KeyError)"),
     (r"py:class", r"(Decimal|Path|timedelta|Enum|BinaryIO|IO|Iterator|Iterable|Mapping)"),
     (r"py:class", r"(Callable|Awaitable|Coroutine|Sequence|Hashable|Generator|AsyncIterator)"),
     (r"py:(class|obj)", r"commerce_kit\.typing\..*"),
+    (r"py:(obj|class)", r"commerce_kit(\.\w+)*\._\w+\.(P|T|R|K|V|ModelT|F|E|S)"),
     (r"py:obj", r".*\.(P|T|R|K|V|ModelT)"),
 ]
 

@@ -17,6 +17,7 @@ from commerce_kit._errors import (
     FeedFormatError,
     FeedLimitError,
     NonIdempotentRetryError,
+    OutOfStockError,
     PaymentDeclinedError,
     PaymentError,
     PaymentUnavailableError,
@@ -30,27 +31,106 @@ from commerce_kit._errors import (
 )
 
 # -- rate limiter --------------------------------------------------------------------------------
+from commerce_kit.resilience import (
+    LimitExceeded,
+    RateLimit,
+    RateLimitDecision,
+    RateLimiter,
+    RateLimitStrategy,
+    format_retry_after,
+)
+
+# isort: split
 # -- cache ---------------------------------------------------------------------------------------
+from commerce_kit.resilience import (
+    CacheStats,
+    EntryEvicted,
+    EvictionReason,
+    LoadFinished,
+    TTLCache,
+)
+
+# isort: split
 # -- circuit breaker -----------------------------------------------------------------------------
+from commerce_kit.resilience import (
+    BreakerRecord,
+    BreakerSnapshot,
+    BreakerStore,
+    CallFailed,
+    CallRejected,
+    CallSucceeded,
+    CircuitBreaker,
+    CircuitBreakerRegistry,
+    CircuitState,
+    MemoryBreakerStore,
+    StateChanged,
+)
+
+# isort: split
 # -- retry ---------------------------------------------------------------------------------------
+from commerce_kit.resilience import (
+    Attempt,
+    GiveUpReason,
+    Jitter,
+    RetryBudget,
+    RetryGaveUp,
+    RetryLoop,
+    RetryScheduled,
+    retry,
+    retry_after_hint,
+    retrying,
+)
 
 __all__ = [
+    "Attempt",
+    "BreakerRecord",
+    "BreakerSnapshot",
+    "BreakerStore",
+    "CacheStats",
+    "CallFailed",
+    "CallRejected",
+    "CallSucceeded",
+    "CircuitBreaker",
+    "CircuitBreakerRegistry",
     "CircuitOpenError",
+    "CircuitState",
     "CommerceKitError",
+    "EntryEvicted",
+    "EvictionReason",
     "FeedError",
     "FeedFormatError",
     "FeedLimitError",
+    "GiveUpReason",
+    "Jitter",
+    "LimitExceeded",
+    "LoadFinished",
+    "MemoryBreakerStore",
     "NonIdempotentRetryError",
+    "OutOfStockError",
     "PaymentDeclinedError",
     "PaymentError",
     "PaymentUnavailableError",
+    "RateLimit",
+    "RateLimitDecision",
     "RateLimitExceeded",
+    "RateLimitStrategy",
+    "RateLimiter",
     "RegistryError",
+    "RetryBudget",
     "RetryError",
+    "RetryGaveUp",
+    "RetryLoop",
+    "RetryScheduled",
+    "StateChanged",
+    "TTLCache",
     "UnknownFeedFormatError",
     "UnknownPaymentMethodError",
     "UnsafeFeedError",
     "WebhookVerificationError",
+    "format_retry_after",
+    "retry",
+    "retry_after_hint",
+    "retrying",
 ]
 
 _LAZY_SUBMODULES = frozenset({"feeds", "payments", "testing", "validation", "webhooks"})

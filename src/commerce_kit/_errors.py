@@ -18,6 +18,7 @@ The tree::
     │   ├── FeedLimitError (also ValueError)
     │   └── UnknownFeedFormatError (also LookupError)
     ├── WebhookVerificationError (also ValueError)
+    ├── OutOfStockError
     └── PaymentError
         ├── PaymentDeclinedError
         ├── PaymentUnavailableError
@@ -83,7 +84,12 @@ class RetryError(CommerceKitError):
 
 
 class NonIdempotentRetryError(RetryError, ValueError):
-    """A call marked non-idempotent would have been retried without an idempotency key."""
+    """A call marked non-idempotent would have been retried without an idempotency key.
+
+    Raised by :func:`~commerce_kit.retry` with ``idempotent=False`` instead of the retry, chained
+    from the error that would have been retried (its ``__cause__``). Pass an idempotency key
+    that the service deduplicates by, or let the error through.
+    """
 
     code = "non_idempotent_retry"
 
@@ -95,69 +101,200 @@ class RegistryError(CommerceKitError, LookupError):
 
 
 class FeedError(CommerceKitError):
-    """Base class for errors about a partner feed as a whole."""
+    """Base class for errors about a partner feed as a whole.
+
+    Args:
+        message: Technical detail for logs.
+        line: The 1-based line of the feed the error was found at, if known.
+    """
 
     code = "feed_error"
     user_message = "The feed could not be read."
 
+    def __init__(self, message: str, *, line: int | None = None) -> None:
+        super().__init__(message)
+        self.line = line
+
 
 class FeedFormatError(FeedError, ValueError):
-    """The feed is not well-formed in its format (bad CSV, JSON, XML, ...)."""
+    """The feed is not well-formed in its format (bad CSV, JSON, XML, ...).
+
+    Args:
+        message: Technical detail for logs.
+        line: The 1-based line of the feed the error was found at, if known.
+        column: The 1-based column on that line, if known.
+    """
 
     code = "feed_format"
     user_message = "The feed is not valid in its format."
 
+    def __init__(self, message: str, *, line: int | None = None, column: int | None = None) -> None:
+        super().__init__(message, line=line)
+        self.column = column
+
 
 class UnsafeFeedError(FeedFormatError):
-    """The feed was refused: it carries an attack (entity expansion, external entity, DTD)."""
+    """The feed was refused: it carries an attack (entity expansion, external entity, DTD).
+
+    Args:
+        message: Technical detail for logs.
+        attack: What was refused, as a stable machine-readable string such as
+            ``"entity_expansion"``, ``"quadratic_blowup"``, ``"external_entity"`` or ``"dtd"``.
+        line: The 1-based line of the feed the construct was found at, if known.
+    """
 
     code = "feed_unsafe"
     user_message = "The feed was refused because it contains unsafe XML constructs."
 
+    def __init__(self, message: str, *, attack: str = "unsafe", line: int | None = None) -> None:
+        super().__init__(message, line=line)
+        self.attack = attack
+
 
 class FeedLimitError(FeedError, ValueError):
-    """The feed exceeds a configured limit (bytes, records, field length)."""
+    """The feed exceeds a configured limit (bytes, records, field length).
+
+    Args:
+        message: Technical detail for logs.
+        limit: The name of the limit exceeded, such as ``"max_bytes"`` (a field of
+            :class:`commerce_kit.feeds.FeedLimits`).
+        maximum: The value of that limit.
+        line: The 1-based line of the feed the limit was exceeded at, if known.
+    """
 
     code = "feed_limit"
     user_message = "The feed is too large."
 
+    def __init__(
+        self, message: str, *, limit: str = "", maximum: int = 0, line: int | None = None
+    ) -> None:
+        super().__init__(message, line=line)
+        self.limit = limit
+        self.maximum = maximum
+
 
 class UnknownFeedFormatError(FeedError, LookupError):
-    """No adapter is registered for the requested or detected feed format."""
+    """No adapter is registered for the requested or detected feed format.
+
+    Args:
+        message: Technical detail for logs; it lists the supported formats.
+        supported: The names of the formats that are registered.
+    """
 
     code = "feed_unknown_format"
     user_message = "The feed format is not supported."
 
+    def __init__(self, message: str, *, supported: tuple[str, ...] = ()) -> None:
+        super().__init__(message)
+        self.supported = supported
+
 
 class WebhookVerificationError(CommerceKitError, ValueError):
-    """A webhook's signature, timestamp or id did not verify."""
+    """A webhook's signature, timestamp or id did not verify.
+
+    Args:
+        message: Technical detail for logs; it never contains a secret or the payload.
+        reason: Why, as a stable machine-readable string; :mod:`commerce_kit.webhooks` passes a
+            member of :class:`commerce_kit.webhooks.FailureReason` (a ``str`` enum), such as
+            ``"no_matching_signature"`` or ``"replayed"``.
+    """
 
     code = "webhook_invalid"
     user_message = "The webhook could not be verified."
 
+    def __init__(self, message: str, *, reason: str = "invalid") -> None:
+        super().__init__(message)
+        self.reason = reason
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Keep the keyword-only reason across pickling (worker queues, multiprocessing).
+        return (type(self), self.args, {"reason": self.reason})
+
+
+class OutOfStockError(CommerceKitError):
+    """The item cannot be sold: no stock is left.
+
+    Args:
+        message: Technical detail for logs.
+        item: The identifier of the item (a SKU, a product id), if known.
+    """
+
+    code = "out_of_stock"
+    user_message = "This item is no longer available."
+
+    def __init__(self, message: str, *, item: str | None = None) -> None:
+        super().__init__(message)
+        self.item = item
+
 
 class PaymentError(CommerceKitError):
-    """Base class for payment failures."""
+    """Base class for payment failures.
+
+    Args:
+        message: Technical detail for logs; never a card number or a secret.
+        method: The name of the payment method involved, if known.
+    """
 
     code = "payment_failed"
     user_message = (
         "Payment could not be processed. Please try again or use different payment method."
     )
 
+    def __init__(self, message: str, *, method: str | None = None) -> None:
+        super().__init__(message)
+        self.method = method
+
 
 class PaymentDeclinedError(PaymentError):
-    """The provider declined the payment; retrying will not help."""
+    """The provider declined the payment; retrying will not help.
+
+    Args:
+        message: Technical detail for logs.
+        method: The name of the payment method involved, if known.
+        decline_code: The provider's machine-readable reason, such as ``"insufficient_funds"``.
+    """
 
     code = "payment_declined"
 
+    def __init__(
+        self, message: str, *, method: str | None = None, decline_code: str = "declined"
+    ) -> None:
+        super().__init__(message, method=method)
+        self.decline_code = decline_code
+
 
 class PaymentUnavailableError(PaymentError):
-    """The provider could not be reached or failed transiently; retrying may help."""
+    """The provider could not be reached or failed transiently; retrying may help.
+
+    Args:
+        message: Technical detail for logs.
+        method: The name of the payment method involved, if known.
+        retry_after: Seconds the provider asked the caller to wait before trying again, if it
+            said so; retries honour it.
+    """
 
     code = "payment_unavailable"
 
+    def __init__(
+        self, message: str, *, method: str | None = None, retry_after: float | None = None
+    ) -> None:
+        super().__init__(message, method=method)
+        self.retry_after = retry_after
+
 
 class UnknownPaymentMethodError(PaymentError, LookupError):
-    """No payment method is registered under the requested name."""
+    """No payment method is registered under the requested name.
+
+    Args:
+        message: Technical detail for logs.
+        method: The name that was asked for.
+        known: The names that are registered.
+    """
 
     code = "payment_unknown_method"
+
+    def __init__(
+        self, message: str, *, method: str | None = None, known: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(message, method=method)
+        self.known = known

@@ -7,8 +7,103 @@ sync and asyncio callers from one core of logic, and is safe to share between th
 from __future__ import annotations
 
 # -- rate limiter --------------------------------------------------------------------------------
-# -- cache ---------------------------------------------------------------------------------------
-# -- circuit breaker -----------------------------------------------------------------------------
-# -- retry ---------------------------------------------------------------------------------------
+from commerce_kit.resilience._http import format_retry_after
+from commerce_kit.resilience._rate_limiter import (
+    LimitExceeded,
+    RateLimit,
+    RateLimitDecision,
+    RateLimiter,
+    RateLimitStrategy,
+)
 
-__all__: list[str] = []
+# isort: split
+# -- cache ---------------------------------------------------------------------------------------
+from commerce_kit.resilience._cache import (
+    CacheEvent,
+    CacheStats,
+    EntryEvicted,
+    EvictionReason,
+    LoadFinished,
+    TTLCache,
+)
+
+# isort: split
+# -- circuit breaker -----------------------------------------------------------------------------
+from commerce_kit.resilience._circuit_breaker import (
+    BreakerEvent,
+    BreakerSnapshot,
+    CallFailed,
+    CallRejected,
+    CallSucceeded,
+    CircuitBreaker,
+    ExceptionFilter,
+    StateChanged,
+)
+from commerce_kit.resilience._circuit_breaker_machine import BreakerRecord, CircuitState
+from commerce_kit.resilience._circuit_breaker_registry import CircuitBreakerRegistry
+from commerce_kit.resilience._circuit_breaker_store import (
+    BreakerCell,
+    BreakerStore,
+    MemoryBreakerCell,
+    MemoryBreakerStore,
+)
+
+# -- retry ---------------------------------------------------------------------------------------
+from commerce_kit.resilience._retry import (
+    Attempt,
+    GiveUpReason,
+    Jitter,
+    RetryEvent,
+    RetryGaveUp,
+    RetryHook,
+    RetryLoop,
+    RetryOn,
+    RetryScheduled,
+    retry,
+    retry_after_hint,
+    retrying,
+)
+from commerce_kit.resilience._retry_budget import RetryBudget
+
+__all__ = [
+    "Attempt",
+    "BreakerCell",
+    "BreakerEvent",
+    "BreakerRecord",
+    "BreakerSnapshot",
+    "BreakerStore",
+    "CacheEvent",
+    "CacheStats",
+    "CallFailed",
+    "CallRejected",
+    "CallSucceeded",
+    "CircuitBreaker",
+    "CircuitBreakerRegistry",
+    "CircuitState",
+    "EntryEvicted",
+    "EvictionReason",
+    "ExceptionFilter",
+    "GiveUpReason",
+    "Jitter",
+    "LimitExceeded",
+    "LoadFinished",
+    "MemoryBreakerCell",
+    "MemoryBreakerStore",
+    "RateLimit",
+    "RateLimitDecision",
+    "RateLimitStrategy",
+    "RateLimiter",
+    "RetryBudget",
+    "RetryEvent",
+    "RetryGaveUp",
+    "RetryHook",
+    "RetryLoop",
+    "RetryOn",
+    "RetryScheduled",
+    "StateChanged",
+    "TTLCache",
+    "format_retry_after",
+    "retry",
+    "retry_after_hint",
+    "retrying",
+]
