@@ -1,0 +1,262 @@
+"""TTLCache under precise interleavings: another writer acts at the exact moment a race can bite.
+
+The cache reads without a lock, so a writer may act between a read's lookup and what the read does
+next. These tests make that happen deterministically: a clock that runs an action when read (the
+read path reads the clock right after its lookup), and a lock that runs an action just before it
+is acquired (every writer and every slow path takes it).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Callable, Hashable
+from concurrent.futures import Executor, Future
+from types import TracebackType
+from typing import Any, ParamSpec, TypeVar
+
+import pytest
+
+from commerce_kit import TTLCache
+from commerce_kit.testing import ManualClock
+
+P = ParamSpec("P")
+T = TypeVar("T")
+
+
+class RacingClock(ManualClock):
+    """A ManualClock that runs a one-shot action the next time it is read."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.on_read: Callable[[], object] | None = None
+
+    def __call__(self) -> float:
+        action, self.on_read = self.on_read, None
+        if action is not None:
+            action()
+        return super().__call__()
+
+
+class RacingLock:
+    """A lock that runs queued one-shot actions just before its next acquisitions."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.before: list[Callable[[], object] | None] = []
+
+    def acquire(self) -> None:
+        if self.before:
+            action = self.before.pop(0)
+            if action is not None:
+                action()
+        self._lock.acquire()
+
+    def release(self) -> None:
+        self._lock.release()
+
+    def __enter__(self) -> None:
+        self.acquire()
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.release()
+
+
+class ManualExecutor(Executor):
+    def __init__(self) -> None:
+        self.pending: list[Callable[[], object]] = []
+
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
+        self.pending.append(lambda: fn(*args, **kwargs))
+        return Future()
+
+
+def make(**kwargs: Any) -> tuple[TTLCache[Hashable, str], RacingClock, RacingLock]:
+    clock = RacingClock()
+    cache: TTLCache[Hashable, str] = TTLCache(ttl=30.0, maxsize=10, clock=clock, **kwargs)
+    lock = RacingLock()
+    cache._lock = lock  # type: ignore[assignment]
+    return cache, clock, lock
+
+
+# -- a hit whose entry another thread removes before the LRU move ----------------------------------
+
+
+def _read_sync(cache: TTLCache[Hashable, str]) -> str | None:
+    return cache.get("k")
+
+
+def _read_through_loader(cache: TTLCache[Hashable, str]) -> str | None:
+    return cache.get_or_load("k", lambda: "loaded")
+
+
+def _read_async(cache: TTLCache[Hashable, str]) -> str | None:
+    async def loader() -> str:
+        return "loaded"
+
+    return asyncio.run(cache.aget_or_load("k", loader))
+
+
+@pytest.mark.parametrize("read", [_read_sync, _read_through_loader, _read_async])
+def test_a_hit_deleted_during_the_read_still_returns_what_it_found(
+    read: Callable[[TTLCache[Hashable, str]], str | None],
+) -> None:
+    cache, clock, _ = make()
+    cache.set("k", "cached")
+    clock.on_read = lambda: cache.delete("k")
+    result = read(cache)
+    assert ("cached", False) == (result, "k" in cache)
+    assert 1 == cache.stats.hits
+
+
+def test_a_cached_function_hit_deleted_during_the_read_still_returns_it() -> None:
+    cache, clock, _ = make()
+
+    @cache.cached(key=lambda: "k")
+    def listing() -> str:
+        return "loaded"
+
+    @cache.cached(key=lambda: "k")
+    async def alisting() -> str:
+        return "loaded"
+
+    cache.set("k", "cached")
+    clock.on_read = lambda: cache.delete("k")
+    assert "cached" == listing()
+    cache.set("k", "cached")
+    clock.on_read = lambda: cache.delete("k")
+    assert "cached" == asyncio.run(alisting())
+
+
+def test_a_stale_hit_deleted_during_the_read_still_serves_the_stale_value() -> None:
+    executor = ManualExecutor()
+    cache, clock, _ = make(stale_ttl=30, executor=executor)
+    cache.set("k", "stale")
+    clock.advance(31)
+    clock.on_read = lambda: cache.delete("k")
+    assert "stale" == cache.get_or_load("k", lambda: "fresh")
+    assert 1 == len(executor.pending)
+
+
+# -- the slow paths re-check under the lock --------------------------------------------------------
+
+
+def test_a_load_that_finished_before_the_lock_was_taken_is_not_repeated() -> None:
+    cache, _, lock = make()
+    lock.before = [lambda: cache.set("k", "stored meanwhile")]
+    assert "stored meanwhile" == cache.get_or_load("k", lambda: "second load")
+    assert (0, 1) == (cache.stats.loads, cache.stats.hits)
+
+
+def test_an_async_load_that_finished_before_the_lock_was_taken_is_not_repeated() -> None:
+    cache, _, lock = make()
+
+    async def loader() -> str:
+        return "second load"
+
+    lock.before = [lambda: cache.set("k", "stored meanwhile")]
+    assert "stored meanwhile" == asyncio.run(cache.aget_or_load("k", loader))
+    assert 0 == cache.stats.loads
+
+
+def test_two_stale_readers_racing_to_refresh_start_one_refresh() -> None:
+    executor = ManualExecutor()
+    cache, clock, lock = make(stale_ttl=30, executor=executor)
+    cache.set("k", "stale")
+    clock.advance(31)
+    # The other reader claims the refresh between this reader's check and its lock.
+    lock.before = [lambda: cache.get_or_load("k", lambda: "fresh")]
+    assert "stale" == cache.get_or_load("k", lambda: "fresh")
+    assert 1 == len(executor.pending)
+
+
+def test_an_async_stale_reader_leaves_the_refresh_to_a_thread_that_claimed_it_first() -> None:
+    executor = ManualExecutor()
+    cache, clock, lock = make(stale_ttl=30, executor=executor)
+
+    async def refresh() -> str:
+        return "fresh from asyncio"
+
+    cache.set("k", "stale")
+    clock.advance(31)
+    lock.before = [lambda: cache.get_or_load("k", lambda: "fresh from a thread")]
+    assert "stale" == asyncio.run(cache.aget_or_load("k", refresh))
+    assert (set(), 1) == (cache._tasks, len(executor.pending))
+
+
+def test_an_expired_entry_replaced_before_the_lock_is_kept() -> None:
+    cache, clock, lock = make()
+    cache.set("k", "old")
+    clock.advance(30)
+    lock.before = [lambda: cache.set("k", "new")]
+    assert cache.get("k") is None  # this read saw the expired "old"
+    assert ("new", 0) == (cache.get("k"), cache.stats.expirations)
+
+
+def test_expire_keeps_an_entry_replaced_after_it_was_seen_expired() -> None:
+    cache, clock, lock = make()
+    cache.set("k", "old")
+    cache.set("gone", "old")
+    clock.advance(30)
+    lock.before = [lambda: cache.set("k", "new")]
+    assert 1 == cache.expire()
+    assert ["k"] == list(cache._data)
+
+
+def test_an_expired_failure_replaced_before_the_lock_is_kept() -> None:
+    cache, clock, lock = make(negative_ttl=5)
+
+    def failing() -> str:
+        raise ValueError("bad row")
+
+    with pytest.raises(ValueError, match="bad row"):
+        cache.get_or_load("k", failing)
+    clock.advance(5)
+    first = cache._failures["k"]
+
+    def fail_again() -> None:
+        with pytest.raises(ValueError, match="bad row"):
+            cache.get_or_load("k", failing)
+
+    lock.before = [fail_again]
+    with pytest.raises(ValueError, match="bad row"):
+        cache.get_or_load("k", lambda: "never")
+    assert cache._failures["k"] is not first
+
+
+# -- loads and the writers that detach them --------------------------------------------------------
+
+
+def test_writing_another_key_leaves_a_load_in_flight_attached() -> None:
+    cache, _, _ = make()
+
+    def loader() -> str:
+        cache.set("other", "x")
+        cache.delete("other")
+        return "loaded"
+
+    assert "loaded" == cache.get_or_load("k", loader)
+    assert "loaded" == cache.get("k")
+
+
+def test_a_load_task_detached_and_cancelled_before_it_ran_releases_its_waiters() -> None:
+    cache, _, _ = make()
+
+    async def loader() -> str:
+        return "loaded"
+
+    async def main() -> str:
+        waiter = asyncio.ensure_future(cache.aget_or_load("k", loader))
+        await asyncio.sleep(0)
+        cache.delete("k")  # detaches the load in flight
+        (task,) = cache._tasks
+        task.cancel()
+        return await waiter
+
+    assert "loaded" == asyncio.run(main())
+    assert {} == cache._inflight
