@@ -1,0 +1,328 @@
+"""The ``commerce-kit`` command line, for partners checking a feed before they send it.
+
+``commerce-kit feed validate PATH [--format F] [--json]`` reads a feed the way the ingest does and
+reports every record that would be rejected, with its line, field and rule.
+
+Exit status: 0 when every record is valid, 1 when some are rejected, 2 when the feed cannot be
+read or is refused as a whole (missing file, unsupported format, unsafe XML, a limit exceeded)
+or the command line is wrong, and 3 when commerce_kit itself failed (a bug: the message asks for
+a report). No input makes it print a traceback.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import time
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any, TextIO
+
+from commerce_kit._errors import CommerceKitError
+
+if TYPE_CHECKING:
+    from commerce_kit.feeds import FeedEvent
+    from commerce_kit.validation import ValidationReport
+
+__all__ = ["EXIT_INTERNAL", "EXIT_OK", "EXIT_REFUSED", "EXIT_REJECTED", "main"]
+
+EXIT_OK = 0
+EXIT_REJECTED = 1
+EXIT_REFUSED = 2
+EXIT_INTERNAL = 3
+
+PROG = "commerce-kit"
+ISSUES = "https://github.com/commerce-kit/commerce-kit/issues"
+DEFAULT_SHOWN_ERRORS = 20
+# Feeds smaller than this are read before a bar would be worth drawing.
+PROGRESS_MIN_BYTES = 1024 * 1024
+
+
+def _version() -> str:
+    from importlib.metadata import version  # noqa: PLC0415 - only --version pays for it
+
+    return version("commerce-kit")
+
+
+def _parsers() -> dict[str | None, argparse.ArgumentParser]:
+    """Return the parser of the whole command line (key ``None``) and of each command."""
+    parser = argparse.ArgumentParser(
+        prog=PROG,
+        description="Check partner product feeds the way commerce_kit ingests them.",
+    )
+    parser.add_argument("--version", action="version", version=f"{PROG} {_version()}")
+    parser.set_defaults(action=None)
+    areas = parser.add_subparsers(dest="area", metavar="COMMAND")
+    feed = areas.add_parser("feed", help="work with product feeds")
+    actions = feed.add_subparsers(dest="action", metavar="ACTION")
+    validate = actions.add_parser(
+        "validate",
+        help="validate a feed and list every rejected record",
+        description=(
+            "Read a feed and validate every record. Exit status: 0 all records valid, "
+            "1 some rejected, 2 the feed cannot be read or is refused, 3 internal error."
+        ),
+    )
+    validate.add_argument("path", metavar="PATH", help="the feed file, or - for standard input")
+    validate.add_argument(
+        "--format",
+        metavar="F",
+        help="the feed format (csv, tsv, json, ndjson, xml, google-merchant, or a plugin's); "
+        "by default told by the file extension or the content",
+    )
+    validate.add_argument(
+        "--currency",
+        metavar="CODE",
+        help="the currency of prices that name none, for feeds without a currency column "
+        "(an ISO 4217 code such as USD)",
+    )
+    validate.add_argument(
+        "--json", action="store_true", help="print the report as one JSON object on stdout"
+    )
+    validate.add_argument(
+        "--max-errors",
+        type=_count,
+        default=DEFAULT_SHOWN_ERRORS,
+        metavar="N",
+        help=f"list at most N errors in the text report (default {DEFAULT_SHOWN_ERRORS}; 0: all)",
+    )
+    validate.add_argument(
+        "--no-progress",
+        action="store_true",
+        help="never draw the progress bar (it is drawn only on a terminal, for large feeds)",
+    )
+    return {None: parser, "feed": feed}
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 0, got {text!r}")
+    return value
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the ``commerce-kit`` command line and return its exit status.
+
+    Args:
+        argv: The arguments after the program name; ``sys.argv[1:]`` when ``None``.
+
+    Returns:
+        0 when every record is valid, 1 when some are rejected, 2 when the feed cannot be read,
+        is refused or the arguments are wrong, 3 on an internal error.
+
+    .. versionadded:: 0.1.0
+    """
+    parsers = _parsers()
+    try:
+        args = parsers[None].parse_args(argv)
+    except SystemExit as exit_:  # --help, --version and usage errors end here
+        return exit_.code if isinstance(exit_.code, int) else EXIT_REFUSED
+    if args.action != "validate":
+        # A command without its action: show what it offers, as for a usage error.
+        parsers[args.area].print_help(sys.stderr)
+        return EXIT_REFUSED
+    try:
+        return _validate(args, sys.stdout, sys.stderr)
+    except KeyboardInterrupt:
+        _say(sys.stderr, f"{PROG}: interrupted")
+        return 130
+    except BrokenPipeError:
+        # Whoever read the report went away (``| head``): there is no one left to tell.
+        _detach_stdout()
+        return EXIT_REFUSED
+    except Exception as error:  # noqa: BLE001 - a partner must never see a traceback
+        detail = _one_line(str(error))
+        detail = detail if len(detail) <= 200 else detail[:200] + "..."
+        _say(
+            sys.stderr,
+            f"{PROG}: internal error ({type(error).__name__}: {detail}). "
+            f"This is a bug in commerce-kit {_version()}; please report it at {ISSUES} "
+            "with the command you ran.",
+        )
+        return EXIT_INTERNAL
+
+
+def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
+    from commerce_kit.feeds import FeedProgress, parse_feed  # noqa: PLC0415 - pydantic is heavy
+    from commerce_kit.validation import Validator  # noqa: PLC0415
+
+    path: str = args.path
+    label = "<stdin>" if path == "-" else path
+    source = getattr(sys.stdin, "buffer", sys.stdin) if path == "-" else path
+    bar = None
+    if not args.no_progress and err.isatty():
+        bar = ProgressBar(err, label)
+    read_as = {"format": args.format or "unknown"}
+
+    def on_feed_event(event: FeedEvent) -> None:
+        read_as["format"] = event.format
+        if bar is not None and isinstance(event, FeedProgress):
+            bar.update(event.bytes_read, event.total_bytes)
+
+    defaults = {"currency": args.currency} if args.currency else None
+    try:
+        records = parse_feed(source, format=args.format, hooks=[on_feed_event])
+        report = Validator(defaults=defaults).validate(records)
+    except (CommerceKitError, OSError) as error:
+        refusal: CommerceKitError | OSError | None = error
+    else:
+        refusal = None
+    finally:
+        if bar is not None:
+            bar.close()
+    if refusal is not None:
+        _say(err, f"{PROG}: {label}: {_refusal(refusal)}")
+        return EXIT_REFUSED
+    if args.json:
+        _say(out, _json_report(report, read_as["format"]))
+    else:
+        _say(out, _text_report(report, label, read_as["format"], args.max_errors))
+    return EXIT_OK if report.rejected == 0 else EXIT_REJECTED
+
+
+def _refusal(error: CommerceKitError | OSError) -> str:
+    """One line saying why the feed was refused, for the partner."""
+    if isinstance(error, FileNotFoundError):
+        return "no such file"
+    if isinstance(error, IsADirectoryError):
+        return "is a directory, not a feed file"
+    if isinstance(error, PermissionError):
+        return "permission denied"
+    if isinstance(error, OSError):
+        return f"cannot be read ({_one_line(error.strerror or str(error))})"
+    detail = _one_line(str(error))
+    return f"{error.user_message.rstrip('.')}: {detail}" if detail else error.user_message
+
+
+def _text_report(report: ValidationReport[Any], label: str, fmt: str, shown: int) -> str:
+    if report.records == 0:
+        return f"{label} ({fmt}): no records found"
+    head = f"{label} ({fmt}): {_records(report.records)}, {len(report.accepted)} accepted"
+    if report.rejected == 0:
+        return f"{head}, all valid"
+    lines = [f"{head}, {report.rejected} rejected"]
+    errors = report.errors if shown == 0 else report.errors[:shown]
+    lines.extend(_one_line(error.message) for error in errors)
+    more = report.error_count - len(errors)
+    if more:
+        lines.append(f"... and {more} more")
+    return "\n".join(lines)
+
+
+def _records(count: int) -> str:
+    return "1 record" if count == 1 else f"{count} records"
+
+
+def _json_report(report: ValidationReport[Any], fmt: str) -> str:
+    import json  # noqa: PLC0415
+
+    document = {
+        "format": fmt,
+        "records": report.records,
+        "accepted": len(report.accepted),
+        "rejected": report.rejected,
+        "error_count": report.error_count,
+        "errors": [
+            {
+                "line": error.line,
+                "index": error.index,
+                "field": error.field,
+                "code": error.code,
+                "message": error.message,
+            }
+            for error in report.errors
+        ],
+    }
+    return json.dumps(document)  # ASCII-only: valid JSON whatever the terminal encoding
+
+
+def _one_line(text: str) -> str:
+    """Collapse a message to one line: a partner's data may carry line breaks."""
+    return " ".join(text.split())
+
+
+def _detach_stdout() -> None:
+    """Point stdout at the null device, so the interpreter's final flush cannot fail again."""
+    try:
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+    except (OSError, ValueError):  # no file descriptor behind stdout (captured, replaced)
+        pass
+
+
+def _say(stream: TextIO, text: str) -> None:
+    """Write a line, escaping what the stream's encoding cannot carry instead of failing."""
+    try:
+        stream.write(text + "\n")
+    except UnicodeEncodeError:
+        encoding = getattr(stream, "encoding", None) or "ascii"
+        stream.write(text.encode(encoding, "backslashreplace").decode(encoding) + "\n")
+    stream.flush()
+
+
+class ProgressBar:
+    """A one-line progress bar drawn on a terminal with carriage returns.
+
+    It draws only for feeds of unknown size or of at least :data:`PROGRESS_MIN_BYTES`, at most
+    ten times a second, and :meth:`close` wipes the line, so the report starts on a clean one.
+
+    Args:
+        stream: Where to draw (standard error).
+        label: What is being read, shown before the bar.
+        clock: Monotonic seconds, for throttling.
+        width: The bar's width in characters.
+    """
+
+    __slots__ = ("_clock", "_drawn", "_label", "_last", "_stream", "_width")
+
+    def __init__(
+        self,
+        stream: TextIO,
+        label: str,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        width: int = 30,
+    ) -> None:
+        self._stream = stream
+        self._label = label if len(label) <= 40 else "..." + label[-37:]
+        self._clock = clock
+        self._width = width
+        self._last: float | None = None
+        self._drawn = 0
+
+    def update(self, done: int, total: int | None) -> None:
+        """Redraw for ``done`` bytes read of ``total`` (``None`` when unknown)."""
+        if total is not None and total < PROGRESS_MIN_BYTES:
+            return
+        now = self._clock()
+        finished = total is not None and done >= total
+        if self._last is not None and now - self._last < 0.1 and not finished:
+            return
+        self._last = now
+        if total:
+            fraction = min(done / total, 1.0)
+            filled = int(fraction * self._width)
+            bar = "#" * filled + "-" * (self._width - filled)
+            line = f"{self._label} [{bar}] {fraction:4.0%} {_size(done)} / {_size(total)}"
+        else:
+            line = f"{self._label} {_size(done)} read"
+        self._stream.write("\r" + line.ljust(self._drawn))
+        self._stream.flush()
+        self._drawn = len(line)
+
+    def close(self) -> None:
+        """Wipe the bar, if one was drawn."""
+        if self._drawn:
+            self._stream.write("\r" + " " * self._drawn + "\r")
+            self._stream.flush()
+            self._drawn = 0
+
+
+def _size(count: int) -> str:
+    if count < 1024 * 1024:
+        return f"{count / 1024:.0f} KiB"
+    return f"{count / (1024 * 1024):.1f} MiB"

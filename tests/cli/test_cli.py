@@ -1,0 +1,451 @@
+"""``commerce-kit feed validate``: reports, exit statuses, refusals, progress, no tracebacks."""
+
+from __future__ import annotations
+
+import io
+import json
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+import commerce_kit.feeds
+import commerce_kit.validation
+from commerce_kit import __version__
+from commerce_kit._cli import EXIT_INTERNAL, EXIT_OK, EXIT_REFUSED, EXIT_REJECTED, main
+from tests.webhooks._vectors import VECTORS, vectors_dir
+
+FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cli"
+
+
+def fixture(name: str) -> str:
+    return str(FIXTURES / name)
+
+
+def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    status = main(list(argv))
+    out, err = capsys.readouterr()
+    return status, out, err
+
+
+class Terminal(io.StringIO):
+    """A stderr that says it is a terminal."""
+
+    def isatty(self) -> bool:
+        return True
+
+
+# -- reports -----------------------------------------------------------------------------------
+
+
+def test_a_valid_feed_exits_0_with_its_counts(capsys: pytest.CaptureFixture[str]) -> None:
+    path = fixture("valid.csv")
+    assert (EXIT_OK, f"{path} (csv): 2 records, 2 accepted, all valid\n", "") == run(
+        capsys, "feed", "validate", path
+    )
+
+
+def test_rejected_records_exit_1_with_one_line_per_error(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = fixture("rejected.csv")
+    status, out, err = run(capsys, "feed", "validate", path)
+    assert (EXIT_REJECTED, "") == (status, err)
+    assert [
+        f"{path} (csv): 4 records, 1 accepted, 3 rejected",
+        "line 3, price: must be greater than 0, got '-3.5'",
+        "line 4, sku: is required",
+        "line 5, title: is required",
+        "line 5, currency: must be an active ISO 4217 currency code, got 'XXX'",
+    ] == out.splitlines()
+
+
+def test_the_error_list_is_capped_with_a_count_of_the_rest(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    status, out, _ = run(capsys, "feed", "validate", fixture("rejected.csv"), "--max-errors", "1")
+    assert (
+        EXIT_REJECTED,
+        ["line 3, price: must be greater than 0, got '-3.5'", "... and 3 more"],
+    ) == (
+        status,
+        out.splitlines()[1:],
+    )
+
+
+def test_max_errors_0_lists_every_error(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, "feed", "validate", fixture("rejected.csv"), "--max-errors", "0")
+    assert (5, False) == (len(out.splitlines()), "more" in out)
+
+
+def test_json_report_has_the_documented_fields(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "feed", "validate", fixture("rejected.csv"), "--json")
+    report = json.loads(out)
+    assert EXIT_REJECTED == status
+    assert {
+        "format": "csv",
+        "records": 4,
+        "accepted": 1,
+        "rejected": 3,
+        "error_count": 4,
+    } == {k: v for k, v in report.items() if k != "errors"}
+    assert {
+        "line": 3,
+        "index": 2,
+        "field": "price",
+        "code": "price.not_positive",
+        "message": "line 3, price: must be greater than 0, got '-3.5'",
+    } == report["errors"][0]
+    keys = {"line", "index", "field", "code", "message"}
+    assert [keys] * 4 == [set(error) for error in report["errors"]]
+
+
+def test_json_of_a_valid_feed_lists_no_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "feed", "validate", fixture("valid.csv"), "--json")
+    assert (EXIT_OK, [], 2) == (status, json.loads(out)["errors"], json.loads(out)["accepted"])
+
+
+def test_the_format_can_be_named(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "feed.txt"
+    path.write_bytes((FIXTURES / "valid.csv").read_bytes())
+    status, out, _ = run(capsys, "feed", "validate", str(path), "--format", "csv")
+    assert (EXIT_OK, f"{path} (csv): 2 records, 2 accepted, all valid\n") == (status, out)
+
+
+def test_a_default_currency_completes_feeds_without_one(capsys: pytest.CaptureFixture[str]) -> None:
+    path = fixture("no_currency.csv")
+    without, _, _ = run(capsys, "feed", "validate", path)
+    status, out, _ = run(capsys, "feed", "validate", path, "--currency", "USD")
+    assert (EXIT_REJECTED, EXIT_OK, "all valid") == (without, status, out.strip()[-9:])
+
+
+def test_an_empty_feed_says_no_records(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "empty.ndjson"
+    path.write_bytes(b"")
+    assert (EXIT_OK, f"{path} (ndjson): no records found\n") == run(
+        capsys, "feed", "validate", str(path)
+    )[:2]
+
+
+def test_standard_input_is_read_for_a_dash(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stdin = io.TextIOWrapper(io.BytesIO((FIXTURES / "rejected.csv").read_bytes()))
+    monkeypatch.setattr(sys, "stdin", stdin)
+    status, out, _ = run(capsys, "feed", "validate", "-")
+    assert (EXIT_REJECTED, "<stdin> (csv): 4 records, 1 accepted, 3 rejected") == (
+        status,
+        out.splitlines()[0],
+    )
+
+
+def test_text_the_terminal_cannot_encode_is_escaped_not_fatal(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    raw = io.BytesIO()
+    out = io.TextIOWrapper(raw, encoding="ascii")
+    monkeypatch.setattr(sys, "stdout", out)
+    status = main(["feed", "validate", fixture("unicode.ndjson")])
+    out.flush()
+    assert (EXIT_REJECTED, True) == (status, raw.getvalue().endswith(b"got 'dix \\u20ac'\n"))
+
+
+def test_json_stays_ascii_and_valid_for_any_terminal(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, "feed", "validate", fixture("unicode.ndjson"), "--json")
+    assert (True, "got 'dix \u20ac'") == (
+        out.isascii(),
+        json.loads(out)["errors"][0]["message"][-11:],
+    )
+
+
+# -- refusals ----------------------------------------------------------------------------------
+
+
+def refused(capsys: pytest.CaptureFixture[str], *argv: str) -> str:
+    status, out, err = run(capsys, "feed", "validate", *argv)
+    assert (EXIT_REFUSED, "", 1) == (status, out, len(err.splitlines()))
+    assert "Traceback" not in err
+    return err
+
+
+def test_a_missing_file_is_refused_in_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    assert "commerce-kit: /no/such/feed.csv: no such file\n" == refused(capsys, "/no/such/feed.csv")
+
+
+def test_a_directory_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    assert f"commerce-kit: {tmp_path}: is a directory, not a feed file\n" == refused(
+        capsys, str(tmp_path)
+    )
+
+
+@pytest.mark.parametrize(
+    ("error", "said"),
+    [
+        (PermissionError(13, "Permission denied"), "permission denied"),
+        (OSError(5, "Input/output error"), "cannot be read (Input/output error)"),
+        (OSError("odd"), "cannot be read (odd)"),
+    ],
+)
+def test_other_read_failures_are_refused_with_their_cause(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch, error: OSError, said: str
+) -> None:
+    def fail(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        raise error
+
+    monkeypatch.setattr(commerce_kit.feeds, "parse_feed", fail)
+    path = fixture("valid.csv")
+    assert f"commerce-kit: {path}: {said}\n" == refused(capsys, path)
+
+
+def test_an_unknown_format_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    err = refused(capsys, fixture("valid.csv"), "--format", "yaml")
+    assert err.startswith(
+        f"commerce-kit: {fixture('valid.csv')}: The feed format is not supported: "
+    )
+
+
+def test_unsafe_xml_is_refused(capsys: pytest.CaptureFixture[str]) -> None:
+    err = refused(capsys, fixture("bomb.xml"))
+    assert "unsafe XML" in err
+
+
+def test_a_malformed_feed_is_refused_with_its_line(capsys: pytest.CaptureFixture[str]) -> None:
+    err = refused(capsys, fixture("broken.json"))
+    assert ": The feed is not valid in its format: line 2, column " in err
+
+
+def test_a_feed_over_a_limit_is_refused(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "huge_cell.csv"
+    path.write_text("sku,title,price,currency\nSKU-1," + "x" * 20_000 + ",1.00,USD\n")
+    assert "The feed is too large" in refused(capsys, str(path))
+
+
+def test_a_bug_in_commerce_kit_exits_3_with_a_hint_and_no_traceback(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: object, records: object, **kwargs: object) -> None:
+        raise KeyError("model\nfield")
+
+    monkeypatch.setattr(commerce_kit.validation.Validator, "validate", broken)
+    status, out, err = run(capsys, "feed", "validate", fixture("valid.csv"))
+    assert (EXIT_INTERNAL, "", 1) == (status, out, len(err.splitlines()))
+    assert err.startswith("commerce-kit: internal error (KeyError: 'model\\nfield'). This is a bug")
+    assert "please report it" in err
+
+
+def test_an_interrupt_exits_130_quietly(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def interrupted(*args: Any, **kwargs: Any) -> Iterator[Any]:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(commerce_kit.feeds, "parse_feed", interrupted)
+    assert (130, "", "commerce-kit: interrupted\n") == run(
+        capsys, "feed", "validate", fixture("valid.csv")
+    )
+
+
+def test_a_reader_that_goes_away_ends_the_command_quietly(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    class ClosedPipe(io.StringIO):
+        def write(self, text: str) -> int:
+            raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(sys, "stdout", ClosedPipe())
+    status = main(["feed", "validate", fixture("rejected.csv")])
+    assert (EXIT_REFUSED, "") == (status, capsys.readouterr().err)
+
+
+def test_a_long_internal_error_is_clipped_to_one_short_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def broken(self: object, records: object, **kwargs: object) -> None:
+        raise RuntimeError("x" * 5_000)
+
+    monkeypatch.setattr(commerce_kit.validation.Validator, "validate", broken)
+    status, _, err = run(capsys, "feed", "validate", fixture("valid.csv"))
+    assert (EXIT_INTERNAL, 1, True) == (status, len(err.splitlines()), len(err) < 400)
+
+
+@settings(max_examples=40, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(
+    data=st.binary(max_size=200)
+    | st.sampled_from([b"[", b"{}", b"<a>", b"<?xml version='1.0'?><rss/>", b'sku\n"', b"\xff"]),
+    suffix=st.sampled_from([".csv", ".tsv", ".json", ".ndjson", ".xml", ".dat"]),
+)
+def test_no_input_makes_it_crash_or_print_a_traceback(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, data: bytes, suffix: str
+) -> None:
+    path = tmp_path / f"feed{suffix}"
+    path.write_bytes(data)
+    status, _, err = run(capsys, "feed", "validate", str(path))
+    assert (True, False) == (status in {EXIT_OK, EXIT_REJECTED, EXIT_REFUSED}, "Traceback" in err)
+
+
+# -- the command line itself ---------------------------------------------------------------------
+
+
+def test_version_prints_the_distribution_version(capsys: pytest.CaptureFixture[str]) -> None:
+    assert (EXIT_OK, f"commerce-kit {__version__}\n", "") == run(capsys, "--version")
+
+
+def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    status, out, _ = run(capsys, "feed", "validate", "--help")
+    assert (EXIT_OK, True) == (status, "--max-errors N" in out)
+
+
+@pytest.mark.parametrize(
+    ("argv", "usage"),
+    [
+        ([], "usage: commerce-kit [-h]"),
+        (["feed"], "usage: commerce-kit feed [-h] ACTION"),
+        (["feed", "validate"], "the following arguments are required: PATH"),
+        (["feed", "validate", "x.csv", "--max-errors", "-1"], "must be a whole number >= 0"),
+        (["feed", "validate", "x.csv", "--max-errors", "ten"], "must be a whole number >= 0"),
+        (["shop"], "invalid choice: 'shop'"),
+    ],
+)
+def test_usage_errors_exit_2_with_help_on_stderr(
+    capsys: pytest.CaptureFixture[str], argv: list[str], usage: str
+) -> None:
+    status, out, err = run(capsys, *argv)
+    assert (EXIT_REFUSED, "", True) == (status, out, usage in err)
+
+
+# -- progress ----------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def big_feed(tmp_path: Path) -> Path:
+    # Over the 1 MiB threshold with few records: a long column the schema ignores.
+    path = tmp_path / "big.csv"
+    notes = "x" * 8_000
+    rows = "".join(f"SKU-{n},Mug number {n},{n % 90 + 1}.00,USD,{notes}\n" for n in range(140))
+    path.write_text("sku,title,price,currency,notes\n" + rows)
+    assert path.stat().st_size > 1024 * 1024
+    return path
+
+
+def test_a_large_feed_draws_a_progress_bar_on_a_terminal_and_wipes_it(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], big_feed: Path
+) -> None:
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    status = main(["feed", "validate", str(big_feed)])
+    drawn = terminal.getvalue()
+    last = drawn.rstrip("\r ").rsplit("\r", 1)[-1]
+    assert (EXIT_OK, True, True) == (status, "[####" in drawn, drawn.endswith("\r"))
+    assert "100%" in last
+    assert "all valid" in capsys.readouterr().out
+
+
+def test_no_progress_is_drawn_when_stderr_is_not_a_terminal(
+    capsys: pytest.CaptureFixture[str], big_feed: Path
+) -> None:
+    assert (EXIT_OK, "") == run(capsys, "feed", "validate", str(big_feed))[::2]
+
+
+def test_no_progress_turns_the_bar_off_on_a_terminal(
+    monkeypatch: pytest.MonkeyPatch, big_feed: Path
+) -> None:
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    main(["feed", "validate", str(big_feed), "--no-progress", "--json"])
+    assert "" == terminal.getvalue()
+
+
+def test_a_refused_feed_wipes_the_bar_before_the_message(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    path = tmp_path / "big.json"
+    path.write_text('[{"sku": "' + "x" * (1024 * 1024) + '"')
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    status = main(["feed", "validate", str(path)])
+    assert (EXIT_REFUSED, True) == (
+        status,
+        terminal.getvalue().split("\r")[-1].startswith("commerce-kit: "),
+    )
+
+
+# -- the real sample feeds -------------------------------------------------------------------
+
+
+def sample_feeds() -> list[Any]:
+    folder = VECTORS / "feeds"
+    if not folder.is_dir():
+        return [pytest.param(None, id="vectors-absent")]
+    return [pytest.param(path, id=path.name) for path in sorted(folder.iterdir())]
+
+
+@pytest.mark.parametrize("path", sample_feeds())
+def test_real_sample_feeds_are_reported_not_refused(
+    capsys: pytest.CaptureFixture[str], path: Path
+) -> None:
+    vectors_dir()
+    status, out, err = run(capsys, "feed", "validate", str(path), "--json")
+    report = json.loads(out)
+    assert (True, "", report["records"]) == (
+        status in {EXIT_OK, EXIT_REJECTED},
+        err,
+        report["accepted"] + report["rejected"],
+    )
+    assert report["records"] > 0
+
+
+def test_the_google_merchant_sample_is_all_valid(capsys: pytest.CaptureFixture[str]) -> None:
+    path = vectors_dir() / "feeds" / "google_merchant_example_feed_rss.xml"
+    assert (EXIT_OK, f"{path} (google-merchant): 6 records, 6 accepted, all valid\n") == run(
+        capsys, "feed", "validate", str(path)
+    )[:2]
+
+
+def test_the_magento_sample_lists_its_errors_by_line(capsys: pytest.CaptureFixture[str]) -> None:
+    path = vectors_dir() / "feeds" / "magento_products_gear_bags.csv"
+    status, out, _ = run(capsys, "feed", "validate", str(path), "--max-errors", "2")
+    lines = out.splitlines()
+    assert (EXIT_REJECTED, 4) == (status, len(lines))
+    assert lines[1].startswith("line 2, ")
+    assert lines[3].startswith("... and ")
+
+
+@pytest.mark.parametrize("name", ["xmlbomb.xml", "quadratic.xml", "external.xml", "cyclic.xml"])
+def test_published_xml_attacks_are_refused(capsys: pytest.CaptureFixture[str], name: str) -> None:
+    path = vectors_dir() / "xml_attacks" / name
+    assert "unsafe XML" in refused(capsys, str(path), "--format", "xml")
+
+
+# -- as installed ------------------------------------------------------------------------------
+
+
+def test_the_installed_console_script_runs_in_its_own_process() -> None:
+    script = shutil.which("commerce-kit", path=Path(sys.executable).parent)
+    assert script is not None, "the console script is declared in pyproject.toml"
+    done = subprocess.run(
+        [script, "feed", "validate", fixture("rejected.csv"), "--max-errors", "1"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (EXIT_REJECTED, "", "... and 3 more") == (
+        done.returncode,
+        done.stderr,
+        done.stdout.splitlines()[-1],
+    )
+
+
+def test_python_dash_m_commerce_kit_runs_the_same_command() -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "commerce_kit", "--version"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    assert (EXIT_OK, f"commerce-kit {__version__}\n") == (done.returncode, done.stdout)
