@@ -13,7 +13,15 @@ import sys
 from collections import defaultdict
 from pathlib import Path
 
-from benchmarks._harness import Case, MemoryCase, Result, run_case, run_memory
+from benchmarks._harness import (
+    Case,
+    MemoryCase,
+    PeakMemoryCase,
+    Result,
+    run_case,
+    run_memory,
+    run_peak,
+)
 
 HERE = Path(__file__).parent
 DOCS = HERE.parent / "docs"
@@ -108,6 +116,8 @@ def main(argv: list[str] | None = None) -> int:
                 continue
             if isinstance(case, MemoryCase):
                 result = run_memory(case)
+            elif isinstance(case, PeakMemoryCase):
+                result = run_peak(case)
             else:
                 assert isinstance(case, Case)
                 result = run_case(case, args.repeats)

@@ -46,6 +46,19 @@ class MemoryCase:
 
 
 @dataclass
+class PeakMemoryCase:
+    """Peak bytes allocated (tracemalloc) while the op ``setup()`` returns does its job once.
+
+    ``setup`` runs before measuring, so the input it builds is not counted.
+    """
+
+    group: str
+    impl: str
+    kind: Kind
+    setup: Callable[[], Callable[[], object]]
+
+
+@dataclass
 class Result:
     group: str
     impl: str
@@ -88,6 +101,20 @@ def run_case(case: Case, repeats: int) -> Result:
         finally:
             gc.enable()
     return Result(case.group, case.impl, case.kind, statistics.median(samples), "ns", samples)
+
+
+def run_peak(case: PeakMemoryCase) -> Result:
+    op = case.setup()
+    gc.collect()
+    tracemalloc.start()
+    try:
+        base = tracemalloc.get_traced_memory()[0]
+        tracemalloc.reset_peak()
+        op()
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return Result(case.group, case.impl, case.kind, peak - base, "B peak")
 
 
 def run_memory(case: MemoryCase) -> Result:

@@ -1,7 +1,62 @@
-"""Partner feed ingestion: parse CSV, JSON, NDJSON, XML and Google Merchant Center feeds."""
+"""Partner feed ingestion: parse CSV, JSON, NDJSON, XML and Google Merchant Center feeds.
+
+:func:`parse_feed` streams any supported feed as :class:`FeedRecord` objects; the format is named,
+or told by content type, file extension or the feed's first bytes. New formats plug in through
+:data:`registry` or the ``commerce_kit.feed_adapters`` entry point group.
+"""
 
 from __future__ import annotations
 
+from commerce_kit.feeds._csv import CsvAdapter, TsvAdapter
+from commerce_kit.feeds._json import JsonAdapter, NdjsonAdapter
+from commerce_kit.feeds._limits import FeedLimits
+from commerce_kit.feeds._merchant import GoogleMerchantAdapter
+from commerce_kit.feeds._parse import (
+    FeedEvent,
+    FeedFinished,
+    FeedProgress,
+    parse_feed,
+    parse_feed_text,
+)
 from commerce_kit.feeds._record import FeedRecord
+from commerce_kit.feeds._registry import FeedAdapterRegistry, registry
+from commerce_kit.feeds._xml import XmlAdapter
+from commerce_kit.typing import FeedAdapter
 
-__all__ = ["FeedRecord"]
+# Public classes say they live where users import them from (docs, reprs, pickles agree).
+for _public in (
+    CsvAdapter,
+    FeedAdapterRegistry,
+    FeedFinished,
+    FeedLimits,
+    FeedProgress,
+    FeedRecord,
+    GoogleMerchantAdapter,
+    JsonAdapter,
+    NdjsonAdapter,
+    TsvAdapter,
+    XmlAdapter,
+    parse_feed,
+    parse_feed_text,
+):
+    _public.__module__ = __name__
+del _public
+
+__all__ = [
+    "CsvAdapter",
+    "FeedAdapter",
+    "FeedAdapterRegistry",
+    "FeedEvent",
+    "FeedFinished",
+    "FeedLimits",
+    "FeedProgress",
+    "FeedRecord",
+    "GoogleMerchantAdapter",
+    "JsonAdapter",
+    "NdjsonAdapter",
+    "TsvAdapter",
+    "XmlAdapter",
+    "parse_feed",
+    "parse_feed_text",
+    "registry",
+]

@@ -1,0 +1,248 @@
+"""``parse_feed``: open a source, choose its adapter, stream its records within the limits."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Generator, Iterable, Iterator
+from dataclasses import dataclass
+from typing import TypeAlias
+
+from commerce_kit._errors import FeedLimitError
+from commerce_kit.feeds._limits import DEFAULT_LIMITS, FeedLimits
+from commerce_kit.feeds._record import FeedRecord
+from commerce_kit.feeds._registry import FeedAdapterRegistry
+from commerce_kit.feeds._registry import registry as default_registry
+from commerce_kit.feeds._source import FeedStream, open_source
+from commerce_kit.typing import FeedAdapter, FeedSource
+
+__all__ = ["FeedEvent", "FeedFinished", "FeedProgress", "parse_feed", "parse_feed_text"]
+
+logger = logging.getLogger("commerce_kit.feeds")
+
+
+@dataclass(frozen=True, slots=True)
+class FeedProgress:
+    """Emitted each time a chunk of the feed is read (every 64 KiB or so).
+
+    Attributes:
+        format: The name of the format the feed is read as.
+        bytes_read: Bytes read from the source so far (including read-ahead).
+        total_bytes: The source's size, when known in advance (files, bytes), else ``None``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    format: str
+    bytes_read: int
+    total_bytes: int | None
+
+
+@dataclass(frozen=True, slots=True)
+class FeedFinished:
+    """Emitted once the last record of a feed has been read.
+
+    Attributes:
+        format: The name of the format the feed was read as.
+        records: How many records were yielded.
+        errors: How many of them carry an :attr:`~FeedRecord.error`.
+        bytes_read: The size of the feed in bytes.
+
+    .. versionadded:: 0.1.0
+    """
+
+    format: str
+    records: int
+    errors: int
+    bytes_read: int
+
+
+#: What a feed hook receives.
+FeedEvent: TypeAlias = FeedProgress | FeedFinished
+FeedHook: TypeAlias = Callable[[FeedEvent], None]
+
+
+def _emit(hooks: tuple[FeedHook, ...], event: FeedEvent) -> None:
+    for hook in hooks:
+        try:
+            hook(event)
+        except Exception:  # noqa: PERF203 - each hook is isolated from the others
+            logger.exception("feed hook %r failed on %s", hook, type(event).__name__)
+
+
+class _Progress:
+    """The stream's progress callback: emits :class:`FeedProgress` once the format is known."""
+
+    __slots__ = ("format", "hooks", "total")
+
+    def __init__(self, hooks: tuple[FeedHook, ...]) -> None:
+        self.hooks = hooks
+        self.format = ""
+        self.total: int | None = None
+
+    def __call__(self, bytes_read: int) -> None:
+        if self.format:
+            _emit(self.hooks, FeedProgress(self.format, bytes_read, self.total))
+
+
+def parse_feed(
+    source: FeedSource,
+    *,
+    format: str | None = None,  # noqa: A002 - the word users know
+    content_type: str | None = None,
+    filename: str | None = None,
+    limits: FeedLimits | None = None,
+    registry: FeedAdapterRegistry | None = None,
+    hooks: Iterable[FeedHook] = (),
+) -> Generator[FeedRecord, None, None]:
+    """Read a partner feed record by record, in whatever format it comes in.
+
+    The source is opened and its format chosen right away, so a missing file, an unknown format
+    or an oversized file raise here; the records themselves are read lazily, one chunk of the
+    feed at a time, so memory stays flat however large the feed is.
+
+    Args:
+        source: A path (``str`` or :class:`os.PathLike`: a ``str`` is always a path), the feed's
+            content as ``bytes``, or a file object open in binary mode (text mode works too,
+            read as UTF-8). For feed text in a ``str``, use :func:`parse_feed_text`.
+        format: The format's registered name (``"csv"``, ``"tsv"``, ``"json"``, ``"ndjson"``,
+            ``"xml"``, ``"google-merchant"``, or a plugin's); by default it is chosen from
+            ``content_type``, then the file extension, then the feed's first bytes.
+        content_type: The ``Content-Type`` the feed was sent with, such as ``"text/csv"``.
+        filename: The feed's file name, for its extension, when ``source`` is bytes or a file
+            object without one (an upload, say).
+        limits: Bounds on the feed; :class:`FeedLimits` defaults when ``None``.
+        registry: Where to look adapters up; the module's :data:`registry` by default.
+        hooks: Callables receiving :class:`FeedProgress` and :class:`FeedFinished` events; one
+            that raises is logged and ignored.
+
+    Returns:
+        A generator of :class:`FeedRecord`; closing it (or exhausting it) closes the source
+        if ``parse_feed`` opened it.
+
+    Raises:
+        UnknownFeedFormatError: The format is not registered or cannot be told.
+        FeedLimitError: The feed exceeds a limit (``max_bytes`` can be raised right away, the
+            others while iterating).
+        FeedFormatError: While iterating, the feed cannot be read on (bad JSON or XML syntax, an
+            unreadable CSV header).
+        UnsafeFeedError: While iterating, the XML feed carries a DTD or entity attack.
+        TypeError: ``source`` is not one of the accepted kinds.
+        OSError: The path cannot be opened.
+
+    .. versionadded:: 0.1.0
+    """
+    limits = DEFAULT_LIMITS if limits is None else limits
+    chosen = default_registry if registry is None else registry
+    hook_list = tuple(hooks)
+    adapter: FeedAdapter | None = None if format is None else chosen.get(format)
+    progress = _Progress(hook_list) if hook_list else None
+    stream = open_source(source, max_bytes=limits.max_bytes, progress=progress, filename=filename)
+    return _start(
+        stream,
+        adapter=adapter,
+        registry=chosen,
+        content_type=content_type,
+        limits=limits,
+        progress=progress,
+        hooks=hook_list,
+    )
+
+
+def parse_feed_text(
+    text: str,
+    *,
+    format: str | None = None,  # noqa: A002 - the word users know
+    content_type: str | None = None,
+    filename: str | None = None,
+    limits: FeedLimits | None = None,
+    registry: FeedAdapterRegistry | None = None,
+    hooks: Iterable[FeedHook] = (),
+) -> Generator[FeedRecord, None, None]:
+    """Read a feed held in a ``str``, like :func:`parse_feed` reads one from a file.
+
+    The text is read as UTF-8 whatever an XML declaration in it says, since it is already
+    decoded. The arguments are those of :func:`parse_feed`.
+
+    .. versionadded:: 0.1.0
+    """
+    limits = DEFAULT_LIMITS if limits is None else limits
+    chosen = default_registry if registry is None else registry
+    hook_list = tuple(hooks)
+    adapter: FeedAdapter | None = None if format is None else chosen.get(format)
+    progress = _Progress(hook_list) if hook_list else None
+    stream = open_source(
+        text.encode("utf-8"),
+        max_bytes=limits.max_bytes,
+        progress=progress,
+        filename=filename,
+        encoding="utf-8",
+    )
+    return _start(
+        stream,
+        adapter=adapter,
+        registry=chosen,
+        content_type=content_type,
+        limits=limits,
+        progress=progress,
+        hooks=hook_list,
+    )
+
+
+def _start(
+    stream: FeedStream,
+    *,
+    adapter: FeedAdapter | None,
+    registry: FeedAdapterRegistry,
+    content_type: str | None,
+    limits: FeedLimits,
+    progress: _Progress | None,
+    hooks: tuple[FeedHook, ...],
+) -> Generator[FeedRecord, None, None]:
+    try:
+        if adapter is None:
+            adapter = registry.select(
+                content_type=content_type, filename=stream.filename, head=stream.head()
+            )
+        if progress is not None:
+            progress.format = adapter.name
+            progress.total = stream.total_bytes
+        records = adapter.parse(stream, limits)
+    except BaseException:
+        stream.close()
+        raise
+    return _records(records, stream, adapter.name, limits, hooks)
+
+
+def _records(
+    records: Iterator[FeedRecord],
+    stream: FeedStream,
+    name: str,
+    limits: FeedLimits,
+    hooks: tuple[FeedHook, ...],
+) -> Generator[FeedRecord, None, None]:
+    """Enforce ``max_records``, emit the final event, and close the source at the end."""
+    max_records = limits.max_records
+    count = errors = 0
+    try:
+        for record in records:
+            count += 1
+            if count > max_records:
+                raise FeedLimitError(
+                    f"line {record.line}: the feed holds more than max_records="
+                    f"{max_records:,} records",
+                    limit="max_records",
+                    maximum=max_records,
+                    line=record.line,
+                )
+            if hooks and record.error is not None:
+                errors += 1
+            yield record
+        if hooks:
+            _emit(hooks, FeedFinished(name, count, errors, stream.bytes_read))
+    finally:
+        close = getattr(records, "close", None)
+        try:
+            if callable(close):
+                close()
+        finally:
+            stream.close()
