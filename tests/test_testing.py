@@ -8,6 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
+import commerce_kit.payments
+import commerce_kit.testing
 from commerce_kit._duration import to_seconds
 from commerce_kit.testing import ManualClock
 
@@ -87,3 +89,9 @@ def test_to_seconds_normalises() -> None:
         to_seconds(0, name="x", allow_zero=True),
         to_seconds(timedelta(minutes=1), name="x"),
     )
+
+
+def test_sandboxes_are_reexported_lazily() -> None:
+    assert commerce_kit.payments.SandboxCard is commerce_kit.testing.SandboxCard
+    with pytest.raises(AttributeError, match="nope"):
+        _ = commerce_kit.testing.nope

@@ -8,6 +8,7 @@ The package root re-exports the standard-library-only core eagerly; the pydantic
 from __future__ import annotations
 
 import importlib
+import logging
 from typing import Any
 
 from commerce_kit._errors import (
@@ -132,6 +133,10 @@ __all__ = [
     "retry_after_hint",
     "retrying",
 ]
+
+# A library never configures logging; without this, warnings would reach stderr through Python's
+# last-resort handler when the application has not set logging up.
+logging.getLogger("commerce_kit").addHandler(logging.NullHandler())
 
 _LAZY_SUBMODULES = frozenset({"feeds", "payments", "testing", "validation", "webhooks"})
 

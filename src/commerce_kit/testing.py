@@ -1,5 +1,10 @@
 """Helpers for testing code that uses commerce_kit, without real time passing.
 
+:class:`ManualClock` controls time. The sandbox payment providers
+(:class:`~commerce_kit.payments.SandboxCard`, :class:`~commerce_kit.payments.SandboxWallet`,
+:class:`~commerce_kit.payments.SandboxCrypto`, with failure injection and a ledger) are re-exported
+here too, loaded on first use so this module stays free of the payments layer until asked.
+
 .. versionadded:: 0.1.0
 """
 
@@ -8,10 +13,48 @@ from __future__ import annotations
 import asyncio
 import threading
 from datetime import timedelta
+from typing import TYPE_CHECKING, Any
 
 from commerce_kit._duration import to_seconds
 
-__all__ = ["ManualClock"]
+if TYPE_CHECKING:
+    from commerce_kit.payments import (
+        LedgerEntry,
+        LedgerKind,
+        SandboxCard,
+        SandboxCrypto,
+        SandboxProvider,
+        SandboxWallet,
+    )
+
+__all__ = [
+    "LedgerEntry",
+    "LedgerKind",
+    "ManualClock",
+    "SandboxCard",
+    "SandboxCrypto",
+    "SandboxProvider",
+    "SandboxWallet",
+]
+
+_FROM_PAYMENTS = frozenset(
+    {
+        "LedgerEntry",
+        "LedgerKind",
+        "SandboxCard",
+        "SandboxCrypto",
+        "SandboxProvider",
+        "SandboxWallet",
+    }
+)
+
+
+def __getattr__(name: str) -> Any:
+    if name in _FROM_PAYMENTS:
+        from commerce_kit import payments  # noqa: PLC0415 - the payments layer loads on first use
+
+        return getattr(payments, name)
+    raise AttributeError(f"module 'commerce_kit.testing' has no attribute {name!r}")
 
 
 class ManualClock:
