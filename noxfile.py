@@ -36,7 +36,7 @@ def tests(session: nox.Session) -> None:
 def typing(session: nox.Session) -> None:
     """mypy --strict over the package, the tests and the typing examples."""
     session.install("-e", ".[redis]", *_group("typing"))
-    session.run("mypy", "src", "tests", "benchmarks", *session.posargs)
+    session.run("mypy", "src", "tests", "benchmarks", "examples", *session.posargs)
 
 
 @nox.session
