@@ -53,6 +53,7 @@ def docs(session: nox.Session) -> None:
     session.install("-e", ".", *_group("docs"))
     out = ROOT / "docs" / "_build"
     session.run("sphinx-build", "-W", "--keep-going", "-n", "-b", "html", "docs", out / "html")
+    session.run("python", "docs/check_api_reference.py", str(out / "html" / "objects.inv"))
     session.run("sphinx-build", "-W", "--keep-going", "-b", "doctest", "docs", out / "doctest")
 
 
