@@ -39,6 +39,7 @@ from commerce_kit._errors import (
     PaymentDeclinedError,
     PaymentUnavailableError,
 )
+from commerce_kit._hooks import emit
 from commerce_kit.payments._models import PaymentRequest, PaymentResult, RefundResult
 from commerce_kit.payments._registry import PaymentMethodInfo, PaymentMethodRegistry, registry
 from commerce_kit.resilience import (
@@ -696,11 +697,7 @@ class PaymentGateway:
         )
 
     def _emit(self, event: PaymentEvent) -> None:
-        for hook in self._hooks:
-            try:
-                hook(event)
-            except Exception:  # noqa: BLE001, PERF203 - instrumentation never breaks a payment
-                _LOG.exception("payment hook %r raised; ignored", hook)
+        emit(self._hooks, event, _LOG)
 
 
 def _outcome_of(error: Exception) -> PaymentOutcome:

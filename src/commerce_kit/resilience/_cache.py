@@ -48,6 +48,7 @@ from types import TracebackType
 from typing import Any, Generic, ParamSpec, TypeAlias, TypeVar, cast, overload
 
 from commerce_kit._duration import to_seconds
+from commerce_kit._hooks import emit
 
 __all__ = [
     "CacheEvent",
@@ -1124,8 +1125,4 @@ class TTLCache(Generic[K, V]):
             self._emit(EntryEvicted(key, reason))
 
     def _emit(self, event: LoadFinished | EntryEvicted) -> None:
-        for hook in self._hooks:
-            try:
-                hook(event)
-            except Exception:  # noqa: PERF203 - one failing hook must not silence the next
-                _logger.exception("A cache hook raised; the event was %s", type(event).__name__)
+        emit(self._hooks, event, _logger)

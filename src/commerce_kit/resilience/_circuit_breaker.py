@@ -25,6 +25,7 @@ from typing import Any, ParamSpec, TypeAlias, TypeVar, cast
 
 from commerce_kit._duration import to_seconds
 from commerce_kit._errors import CircuitOpenError
+from commerce_kit._hooks import emit
 from commerce_kit.resilience._circuit_breaker_machine import (
     IDLE,
     Admission,
@@ -742,16 +743,7 @@ class CircuitBreaker:
             self._emit(StateChanged(self._name, old.state, new.state, at))
 
     def _emit(self, event: BreakerEvent) -> None:
-        for hook in self._hooks:
-            try:
-                hook(event)
-            except Exception:  # noqa: BLE001, PERF203 - a failing hook never breaks the call
-                _log.exception(
-                    "circuit breaker %r: hook %r failed on %s",
-                    self._name,
-                    hook,
-                    type(event).__name__,
-                )
+        emit(self._hooks, event, _log)
 
     # -- manual control and inspection --------------------------------------------------------
 

@@ -30,6 +30,7 @@ from typing import Literal, ParamSpec, TypeAlias, TypeVar, cast
 
 from commerce_kit._duration import to_seconds
 from commerce_kit._errors import NonIdempotentRetryError
+from commerce_kit._hooks import emit
 from commerce_kit.resilience._retry_budget import RetryBudget
 from commerce_kit.typing import AsyncSleep, Clock, Sleep
 
@@ -348,11 +349,7 @@ def _normalise_on(
 
 
 def _emit(hooks: tuple[RetryHook, ...], event: RetryEvent) -> None:
-    for hook in hooks:
-        try:
-            hook(event)
-        except Exception:  # noqa: BLE001, PERF203 - instrumentation must never break the call
-            _log.exception("retry hook %r failed on %s", hook, type(event).__name__)
+    emit(hooks, event, _log)
 
 
 def _chain(error: Exception, earlier: Exception) -> None:

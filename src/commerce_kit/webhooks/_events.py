@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from enum import Enum
 from typing import TypeAlias
 
+from commerce_kit._hooks import emit as _emit
+
 _logger = logging.getLogger("commerce_kit.webhooks")
 
 
@@ -80,8 +82,4 @@ WebhookHook: TypeAlias = Callable[[WebhookEvent], None]
 
 def emit(hooks: Sequence[WebhookHook], event: WebhookEvent) -> None:
     """Send ``event`` to every hook; a failing hook is logged and never breaks verification."""
-    for hook in hooks:
-        try:
-            hook(event)
-        except Exception:  # noqa: PERF203 - each hook is isolated from the others
-            _logger.exception("webhook hook %r failed on %s", hook, type(event).__name__)
+    _emit(hooks, event, _logger)
