@@ -1,7 +1,9 @@
 """The ``commerce-kit`` command line, for partners checking a feed before they send it.
 
-``commerce-kit feed validate PATH [--format F] [--json]`` reads a feed the way the ingest does and
-reports every record that would be rejected, with its line, field and rule.
+``commerce-kit feed validate PATH [--format F] [--columns C] [--currency CODE] [--json]`` reads a
+feed the way the ingest does and reports every record that would be rejected, with its line,
+field and rule. A shop's export (Shopify, WooCommerce, Magento) is recognised by its columns and
+mapped onto product fields unless ``--columns none`` says otherwise.
 
 Exit status: 0 when every record is valid, 1 when some are rejected, 2 when the feed cannot be
 read or is refused as a whole (missing file, unsupported format, unsafe XML, a limit exceeded)
@@ -21,7 +23,7 @@ from typing import TYPE_CHECKING, Any, TextIO
 from commerce_kit._errors import CommerceKitError
 
 if TYPE_CHECKING:
-    from commerce_kit.feeds import FeedEvent
+    from commerce_kit.feeds import FeedEvent, RecordSkipped
     from commerce_kit.validation import ValidationReport
 
 __all__ = ["EXIT_INTERNAL", "EXIT_OK", "EXIT_REFUSED", "EXIT_REJECTED", "main"]
@@ -34,6 +36,10 @@ EXIT_INTERNAL = 3
 PROG = "commerce-kit"
 ISSUES = "https://github.com/commerce-kit/commerce-kit/issues"
 DEFAULT_SHOWN_ERRORS = 20
+# Skipped rows listed in the JSON report, like the errors the validator keeps.
+MAX_SKIPPED_LISTED = 1000
+# The column presets, named here so --help does not import pydantic; a test keeps them in step.
+COLUMN_PRESETS = ("magento", "shopify", "woocommerce")
 # Feeds smaller than this are read before a bar would be worth drawing.
 PROGRESS_MIN_BYTES = 1024 * 1024
 
@@ -71,6 +77,15 @@ def _parsers() -> dict[str | None, argparse.ArgumentParser]:
         "by default told by the file extension or the content",
     )
     validate.add_argument(
+        "--columns",
+        type=_columns,
+        default="auto",
+        metavar="PRESET|auto|none",
+        help="how the feed's columns map onto product fields: a shop export preset "
+        f"({', '.join(COLUMN_PRESETS)}), auto (the default: the preset whose columns the feed "
+        "has, if any) or none (the columns are already product fields)",
+    )
+    validate.add_argument(
         "--currency",
         metavar="CODE",
         help="the currency of prices that name none, for feeds without a currency column "
@@ -92,6 +107,15 @@ def _parsers() -> dict[str | None, argparse.ArgumentParser]:
         help="never draw the progress bar (it is drawn only on a terminal, for large feeds)",
     )
     return {None: parser, "feed": feed}
+
+
+def _columns(text: str) -> str:
+    value = text.strip().lower()
+    if value not in {*COLUMN_PRESETS, "auto", "none"}:
+        raise argparse.ArgumentTypeError(
+            f"must be one of {', '.join(COLUMN_PRESETS)}, auto or none, got {text!r}"
+        )
+    return value
 
 
 def _count(text: str) -> int:
@@ -147,7 +171,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
-    from commerce_kit.feeds import FeedProgress, parse_feed  # noqa: PLC0415 - pydantic is heavy
+    from commerce_kit.feeds import (  # noqa: PLC0415 - pydantic is heavy
+        FeedFinished,
+        FeedProgress,
+        parse_feed,
+    )
     from commerce_kit.validation import Validator  # noqa: PLC0415
 
     path: str = args.path
@@ -156,16 +184,22 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     bar = None
     if not args.no_progress and err.isatty():
         bar = ProgressBar(err, label)
-    read_as = {"format": args.format or "unknown"}
+    read = _ReadAs(args.format or "unknown")
 
     def on_feed_event(event: FeedEvent) -> None:
-        read_as["format"] = event.format
-        if bar is not None and isinstance(event, FeedProgress):
-            bar.update(event.bytes_read, event.total_bytes)
+        read.format = event.format
+        if isinstance(event, FeedProgress):
+            if bar is not None:
+                bar.update(event.bytes_read, event.total_bytes)
+        elif isinstance(event, FeedFinished):
+            read.columns = event.columns
+        else:
+            read.skip(event)
 
     defaults = {"currency": args.currency} if args.currency else None
+    columns = None if args.columns == "none" else args.columns
     try:
-        records = parse_feed(source, format=args.format, hooks=[on_feed_event])
+        records = parse_feed(source, format=args.format, hooks=[on_feed_event], columns=columns)
         report = Validator(defaults=defaults).validate(records)
     except (CommerceKitError, OSError) as error:
         refusal: CommerceKitError | OSError | None = error
@@ -178,10 +212,41 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         _say(err, f"{PROG}: {label}: {_refusal(refusal)}")
         return EXIT_REFUSED
     if args.json:
-        _say(out, _json_report(report, read_as["format"]))
+        _say(out, _json_report(report, read))
     else:
-        _say(out, _text_report(report, label, read_as["format"], args.max_errors))
+        _say(out, _text_report(report, label, read, args.max_errors, hint=not args.currency))
     return EXIT_OK if report.rejected == 0 else EXIT_REJECTED
+
+
+class _ReadAs:
+    """What the feed's events said: its format, the column map applied, the rows skipped."""
+
+    __slots__ = ("columns", "format", "reasons", "skipped", "skipped_rows")
+
+    def __init__(self, fmt: str) -> None:
+        self.format = fmt
+        self.columns: str | None = None
+        self.skipped = 0
+        self.skipped_rows: list[dict[str, object]] = []
+        self.reasons: dict[str, int] = {}
+
+    def skip(self, event: RecordSkipped) -> None:
+        self.skipped += 1
+        self.reasons[event.reason] = self.reasons.get(event.reason, 0) + 1
+        if len(self.skipped_rows) < MAX_SKIPPED_LISTED:
+            self.skipped_rows.append({"line": event.line, "reason": event.reason})
+
+    def describe(self, label: str) -> str:
+        """``label (format)``, naming the column map when one was applied."""
+        columns = f", {self.columns} columns" if self.columns else ""
+        return f"{label} ({self.format}{columns})"
+
+    def skipped_lines(self) -> list[str]:
+        """One line per reason rows were skipped for, with how many were."""
+        return [
+            f"skipped {'1 row' if count == 1 else f'{count} rows'}: {reason}"
+            for reason, count in self.reasons.items()
+        ]
 
 
 def _refusal(error: CommerceKitError | OSError) -> str:
@@ -198,18 +263,29 @@ def _refusal(error: CommerceKitError | OSError) -> str:
     return f"{error.user_message.rstrip('.')}: {detail}" if detail else error.user_message
 
 
-def _text_report(report: ValidationReport[Any], label: str, fmt: str, shown: int) -> str:
+def _text_report(
+    report: ValidationReport[Any], label: str, read: _ReadAs, shown: int, *, hint: bool
+) -> str:
+    name = read.describe(label)
+    skipped = read.skipped_lines()
     if report.records == 0:
-        return f"{label} ({fmt}): no records found"
-    head = f"{label} ({fmt}): {_records(report.records)}, {len(report.accepted)} accepted"
+        return "\n".join([f"{name}: no records found", *skipped])
+    head = f"{name}: {_records(report.records)}, {len(report.accepted)} accepted"
     if report.rejected == 0:
-        return f"{head}, all valid"
-    lines = [f"{head}, {report.rejected} rejected"]
+        return "\n".join([f"{head}, all valid", *skipped])
+    lines = [f"{head}, {report.rejected} rejected", *skipped]
     errors = report.errors if shown == 0 else report.errors[:shown]
     lines.extend(_one_line(error.message) for error in errors)
     more = report.error_count - len(errors)
     if more:
         lines.append(f"... and {more} more")
+    if hint and any(
+        error.field == "currency" and error.code == "field.missing" for error in report.errors
+    ):
+        lines.append(
+            "hint: the feed names no currency; if all its prices are in one, give it with "
+            "--currency (such as --currency USD)"
+        )
     return "\n".join(lines)
 
 
@@ -217,11 +293,12 @@ def _records(count: int) -> str:
     return "1 record" if count == 1 else f"{count} records"
 
 
-def _json_report(report: ValidationReport[Any], fmt: str) -> str:
+def _json_report(report: ValidationReport[Any], read: _ReadAs) -> str:
     import json  # noqa: PLC0415
 
     document = {
-        "format": fmt,
+        "format": read.format,
+        "columns": read.columns,
         "records": report.records,
         "accepted": len(report.accepted),
         "rejected": report.rejected,
@@ -236,6 +313,8 @@ def _json_report(report: ValidationReport[Any], fmt: str) -> str:
             }
             for error in report.errors
         ],
+        "skipped": read.skipped,
+        "skipped_rows": read.skipped_rows,
     }
     return json.dumps(document)  # ASCII-only: valid JSON whatever the terminal encoding
 

@@ -18,7 +18,14 @@ from hypothesis import strategies as st
 import commerce_kit.feeds
 import commerce_kit.validation
 from commerce_kit import __version__
-from commerce_kit._cli import EXIT_INTERNAL, EXIT_OK, EXIT_REFUSED, EXIT_REJECTED, main
+from commerce_kit._cli import (
+    COLUMN_PRESETS,
+    EXIT_INTERNAL,
+    EXIT_OK,
+    EXIT_REFUSED,
+    EXIT_REJECTED,
+    main,
+)
 from tests.webhooks._vectors import VECTORS, vectors_dir
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cli"
@@ -90,10 +97,13 @@ def test_json_report_has_the_documented_fields(capsys: pytest.CaptureFixture[str
     assert EXIT_REJECTED == status
     assert {
         "format": "csv",
+        "columns": None,
         "records": 4,
         "accepted": 1,
         "rejected": 3,
         "error_count": 4,
+        "skipped": 0,
+        "skipped_rows": [],
     } == {k: v for k, v in report.items() if k != "errors"}
     assert {
         "line": 3,
@@ -162,6 +172,108 @@ def test_json_stays_ascii_and_valid_for_any_terminal(capsys: pytest.CaptureFixtu
         out.isascii(),
         json.loads(out)["errors"][0]["message"][-11:],
     )
+
+
+# -- shop exports and their columns ---------------------------------------------------------------
+
+
+def test_a_shop_export_is_mapped_by_default_and_its_skipped_rows_told(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = fixture("shopify_export.csv")
+    status, out, _ = run(capsys, "feed", "validate", path, "--currency", "EUR")
+    assert (
+        EXIT_REJECTED,
+        [
+            f"{path} (csv, shopify columns): 3 records, 2 accepted, 1 rejected",
+            "skipped 1 row: an extra image of the product above it, not a variant",
+            "line 5, price: is required",
+        ],
+    ) == (status, out.splitlines())
+
+
+def test_a_missing_currency_brings_a_hint_unless_one_was_given(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = fixture("shopify_export.csv")
+    _, without, _ = run(capsys, "feed", "validate", path)
+    _, given_one, _ = run(capsys, "feed", "validate", path, "--currency", "EUR")
+    _, as_json, _ = run(capsys, "feed", "validate", path, "--json")
+    hint = (
+        "hint: the feed names no currency; if all its prices are in one, give it with "
+        "--currency (such as --currency USD)"
+    )
+    assert (hint, False, False) == (
+        without.splitlines()[-1],
+        "hint" in given_one,
+        "hint" in as_json,
+    )
+
+
+def test_no_hint_without_currency_errors(capsys: pytest.CaptureFixture[str]) -> None:
+    _, out, _ = run(capsys, "feed", "validate", fixture("rejected.csv"))
+    assert "hint" not in out
+
+
+def test_columns_none_reads_the_columns_as_they_are(capsys: pytest.CaptureFixture[str]) -> None:
+    path = fixture("shopify_export.csv")
+    status, out, _ = run(capsys, "feed", "validate", path, "--columns", "none", "--max-errors", "1")
+    assert (EXIT_REJECTED, f"{path} (csv): 4 records, 0 accepted, 4 rejected") == (
+        status,
+        out.splitlines()[0],
+    )
+
+
+def test_a_named_preset_the_feed_does_not_match_is_refused(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    err = refused(capsys, fixture("shopify_export.csv"), "--columns", "WooCommerce")
+    assert (
+        "The feed is not valid in its format: line 2: the feed has none of the columns of the "
+        "'woocommerce' column map (its columns: Handle, Title, "
+    ) in err
+
+
+def test_the_json_report_names_the_columns_and_lists_skipped_rows(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    _, out, _ = run(
+        capsys, "feed", "validate", fixture("shopify_export.csv"), "--json", "--currency", "EUR"
+    )
+    report = json.loads(out)
+    assert (
+        "shopify",
+        1,
+        [{"line": 4, "reason": "an extra image of the product above it, not a variant"}],
+    ) == (report["columns"], report["skipped"], report["skipped_rows"])
+
+
+def test_skipped_rows_are_told_even_when_no_record_is_left(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "parents.csv"
+    path.write_text("Type,SKU,Name,Regular price\nvariable,P,Pot,\nvariable,Q,Cup,\n")
+    status, out, _ = run(capsys, "feed", "validate", str(path))
+    assert (
+        EXIT_OK,
+        [
+            f"{path} (csv, woocommerce columns): no records found",
+            "skipped 2 rows: a variable product, whose variations are the products",
+        ],
+    ) == (status, out.splitlines())
+
+
+def test_the_json_report_lists_at_most_a_thousand_skipped_rows(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "parents.csv"
+    path.write_text("Type,SKU,Name,Regular price\n" + "grouped,G,Set,\n" * 1_005)
+    report = json.loads(run(capsys, "feed", "validate", str(path), "--json")[1])
+    assert (1_005, 1_000) == (report["skipped"], len(report["skipped_rows"]))
+
+
+def test_the_presets_the_command_offers_are_the_library_s() -> None:
+    assert sorted(commerce_kit.feeds.FIELD_MAPS) == list(COLUMN_PRESETS)
 
 
 # -- refusals ----------------------------------------------------------------------------------
@@ -309,6 +421,7 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
         (["feed", "validate"], "the following arguments are required: PATH"),
         (["feed", "validate", "x.csv", "--max-errors", "-1"], "must be a whole number >= 0"),
         (["feed", "validate", "x.csv", "--max-errors", "ten"], "must be a whole number >= 0"),
+        (["feed", "validate", "x.csv", "--columns", "shopfy"], "must be one of magento, shopify"),
         (["shop"], "invalid choice: 'shop'"),
     ],
 )
@@ -411,9 +524,36 @@ def test_the_magento_sample_lists_its_errors_by_line(capsys: pytest.CaptureFixtu
     path = vectors_dir() / "feeds" / "magento_products_gear_bags.csv"
     status, out, _ = run(capsys, "feed", "validate", str(path), "--max-errors", "2")
     lines = out.splitlines()
-    assert (EXIT_REJECTED, 4) == (status, len(lines))
-    assert lines[1].startswith("line 2, ")
+    assert (EXIT_REJECTED, 5) == (status, len(lines))
+    assert lines[1].startswith("line 2, currency: is required")
     assert lines[3].startswith("... and ")
+    assert lines[4].startswith("hint: ")
+
+
+@pytest.mark.parametrize(
+    ("name", "head", "skipped"),
+    [
+        (
+            "magento_configurable_products_first150.csv",
+            "(csv, magento columns): 141 records, 141 accepted, all valid",
+            ["skipped 9 rows: a configurable product, whose simple products are the products"],
+        ),
+        (
+            "woocommerce_sample_products.csv",
+            "(csv, woocommerce columns): 21 records, 21 accepted, all valid",
+            [
+                "skipped 2 rows: a variable product, whose variations are the products",
+                "skipped 1 row: a grouped product, a set of other products",
+            ],
+        ),
+    ],
+)
+def test_real_shop_exports_validate_with_their_currency(
+    capsys: pytest.CaptureFixture[str], name: str, head: str, skipped: list[str]
+) -> None:
+    path = vectors_dir() / "feeds" / name
+    status, out, _ = run(capsys, "feed", "validate", str(path), "--currency", "USD")
+    assert (EXIT_OK, [f"{path} {head}", *skipped]) == (status, out.splitlines())
 
 
 @pytest.mark.parametrize("name", ["xmlbomb.xml", "quadratic.xml", "external.xml", "cyclic.xml"])

@@ -47,4 +47,4 @@ def test_every_shown_command_prints_what_the_page_says(
         else:
             continue  # installing, piping from curl, or output not shown
         checked.append(command)
-    assert 8 == len(checked)
+    assert 12 == len(checked)

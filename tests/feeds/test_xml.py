@@ -2,21 +2,28 @@
 
 from __future__ import annotations
 
+import io
 import json
 import time
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 from xml.etree.ElementTree import ParseError
-from xml.parsers import expat
 
 import pytest
-from defusedxml import DefusedXmlException  # type: ignore[import-untyped]
+from defusedxml import (  # type: ignore[import-untyped]
+    DefusedXmlException,
+    DTDForbidden,
+    EntitiesForbidden,
+    ExternalReferenceForbidden,
+    NotSupportedError,
+)
 from defusedxml import ElementTree as DefusedElementTree
 
 from commerce_kit import FeedFormatError, FeedLimitError, UnsafeFeedError
 from commerce_kit.feeds import FeedLimits, XmlAdapter, parse_feed, parse_feed_text
-from commerce_kit.feeds._xml import _DoctypeGuard
+from commerce_kit.feeds._xml import _INSPECT_BYTES, _DoctypeInspector
+from commerce_kit.feeds._xml import refusal as mapped_refusal
 
 
 def rows(data: bytes, **options: Any) -> list[tuple[Mapping[str, object], int, int]]:
@@ -90,7 +97,7 @@ def test_a_record_tag_finds_records_at_any_depth() -> None:
 <offer id="2"/>
 </offers></shop></catalog>"""
     adapter = XmlAdapter("offer", name="offers")
-    records = list(adapter.parse(__import__("io").BytesIO(data), FeedLimits()))
+    records = list(adapter.parse(io.BytesIO(data), FeedLimits()))
     assert [
         ({"id": "1", "price": "5", "offer": "nested is a field"}, 2),
         ({"id": "2"}, 3),
@@ -232,13 +239,88 @@ def test_unsafe_is_a_kind_of_format_error_with_its_own_code() -> None:
     assert (True, "feed_unsafe") == (isinstance(error, FeedFormatError), error.code)
 
 
-def test_the_guard_refuses_unparsed_entities_and_external_references_if_ever_reached() -> None:
-    guard = _DoctypeGuard(expat.ParserCreate())
+def test_the_inspector_names_unparsed_entities_and_external_references_if_ever_reached() -> None:
+    inspector = _DoctypeInspector(None)
     with pytest.raises(UnsafeFeedError) as unparsed:
-        guard.unparsed_entity("u", None, "u.bin", None, "n")
+        inspector.unparsed_entity("u", None, "u.bin", None, "n")
     with pytest.raises(UnsafeFeedError) as reference:
-        guard.external_reference("c", None, "file:///etc/passwd", None)
+        inspector.external_reference("c", None, "file:///etc/passwd", None)
     assert ("external_entity", "external_entity") == (unparsed.value.attack, reference.value.attack)
+
+
+@pytest.mark.parametrize(
+    ("error", "attack"),
+    [
+        (DTDForbidden("p", None, None), "dtd"),
+        (DTDForbidden("p", "http://attacker.example/p.dtd", None), "external_dtd"),
+        (DTDForbidden("p", None, "-//x"), "external_dtd"),
+        (EntitiesForbidden("x", None, None, "file:///etc/passwd", None, None), "external_entity"),
+        (EntitiesForbidden("x", "&a;&a;", None, None, None, None), "entity_expansion"),
+        (EntitiesForbidden("x", "B" * 5_000, None, None, None, None), "quadratic_blowup"),
+        (EntitiesForbidden("x", "harmless", None, None, None, None), "internal_entity"),
+        (ExternalReferenceForbidden("c", None, "file:///etc/passwd", None), "external_entity"),
+        (NotSupportedError("iterparse"), "unsupported"),
+    ],
+)
+def test_every_defusedxml_refusal_maps_to_an_unsafe_feed_error_by_name(
+    error: DefusedXmlException, attack: str
+) -> None:
+    mapped = mapped_refusal(error, 7)
+    assert (attack, 7, True) == (mapped.attack, mapped.line, str(mapped).startswith("line 7: "))
+
+
+class CountingReader(io.BytesIO):
+    """A feed that counts the bytes read from it."""
+
+    taken = 0
+
+    def read(self, size: int | None = -1) -> bytes:
+        data = super().read(size)
+        self.taken += len(data)
+        return data
+
+
+def test_a_dtd_is_refused_as_it_is_declared_without_reading_the_feed_on() -> None:
+    items = b"<i><t>x</t></i>" * 1_000_000  # 15 MB of records after the DTD
+    stream = CountingReader(b"<!DOCTYPE p [<!ELEMENT p ANY>]>\n<p>" + items + b"</p>")
+    with pytest.raises(UnsafeFeedError) as caught:
+        list(XmlAdapter().parse(stream, FeedLimits(max_bytes=10**9)))
+    assert ("dtd", True) == (caught.value.attack, stream.taken <= 2 * _INSPECT_BYTES)
+
+
+def test_a_dtd_after_a_prolog_too_long_to_keep_is_still_refused_by_what_it_refers_to() -> None:
+    comment = b"<!--" + b"x" * (_INSPECT_BYTES + 100_000) + b"-->\n"
+    document = comment + b'<!DOCTYPE p SYSTEM "http://attacker.example/p.dtd">\n<p/>'
+    error = refusal_of(document)
+    assert ("external_dtd", 2) == (error.attack, error.line)
+
+
+def test_a_dtd_too_long_to_inspect_whole_is_refused_as_a_dtd() -> None:
+    subset = b"<!-- padding -->\n" * (_INSPECT_BYTES // 10)
+    error = refusal_of(b"<!DOCTYPE p [\n" + subset + b'<!ENTITY a "&b;">]><p/>')
+    assert "dtd" == error.attack
+
+
+def test_the_inspector_keeps_the_fallback_for_a_document_without_a_doctype() -> None:
+    fallback = UnsafeFeedError("line 1: refused", attack="dtd", line=1)
+    assert fallback is _DoctypeInspector(None).inspect(b"<p/>", io.BytesIO().read, fallback)
+
+
+def test_records_stream_across_many_chunks_with_their_lines() -> None:
+    items = b"".join(b"<i><sku>S-%d</sku></i>\n" % n for n in range(20_000))
+    records = list(parse_feed(b"<p>\n" + items + b"</p>", format="xml"))
+    assert (20_000, {"sku": "S-19999"}, 20_001, 20_000) == (
+        len(records),
+        records[-1].data,
+        records[-1].line,
+        records[-1].index,
+    )
+
+
+def refusal_of(document: bytes) -> UnsafeFeedError:
+    with pytest.raises(UnsafeFeedError) as caught:
+        rows(document, limits=FeedLimits(max_record_chars=10 * _INSPECT_BYTES))
+    return caught.value
 
 
 ATTACK_NAMES = {

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
-from collections.abc import Iterator, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
@@ -15,6 +16,7 @@ from commerce_kit import (
     UnsafeFeedError,
 )
 from commerce_kit.feeds import (
+    FIELD_MAPS,
     CsvAdapter,
     FeedAdapter,
     FeedAdapterRegistry,
@@ -23,11 +25,14 @@ from commerce_kit.feeds import (
     FeedLimits,
     FeedProgress,
     FeedRecord,
+    FieldMap,
     GoogleMerchantAdapter,
     JsonAdapter,
     NdjsonAdapter,
+    RecordSkipped,
     TsvAdapter,
     XmlAdapter,
+    detect_field_map,
     parse_feed,
     parse_feed_text,
     registry,
@@ -59,8 +64,13 @@ def on_event(event: FeedEvent) -> None:
     if isinstance(event, FeedProgress):
         share: float = event.bytes_read / (event.total_bytes or 1)
         fmt: str = event.format
+    elif isinstance(event, RecordSkipped):
+        skipped_line: int = event.line
+        why: str = event.reason
     elif isinstance(event, FeedFinished):
         done: int = event.records - event.errors
+        not_products: int = event.skipped
+        mapped_by: str | None = event.columns
 
 
 strict = parse_feed(Path("big.ndjson"), limits=limits, hooks=[on_event, seen.append])
@@ -125,3 +135,30 @@ count: int = len(own)
 known: bool = "csv" in own
 everything: list[FeedAdapter] = list(own)
 records = parse_feed(Path("offers.xml"), format="offers", registry=own)
+
+# Shop exports: presets, auto-detection, one's own column map.
+shopify_rows = parse_feed(Path("products_export.csv"), columns="shopify")
+any_export = parse_feed(Path("export.csv"), columns="auto", hooks=[on_event])
+renamed = parse_feed_text("Artikel,Preis\nA,1\n", columns={"Artikel": "sku", "Preis": "price"})
+raw = parse_feed(Path("feed.csv"), columns=None)
+preset: FieldMap = FIELD_MAPS["woocommerce"]
+found: FieldMap | None = detect_field_map(["Handle", "Title", "Variant Price"])
+picked: FieldMap | None = detect_field_map(["a"], [preset])
+
+
+def not_a_product(cell: Callable[[str], str]) -> str | None:
+    return "a bundle" if cell("Type") == "bundle" else None
+
+
+own_map = FieldMap(
+    {"Artikelnummer": "sku", "Bezeichnung": "title", "Bilder": "image_url"},
+    name="erp",
+    signatures=(frozenset({"Artikelnummer", "Bezeichnung"}),),
+    list_columns=frozenset({"Bilder"}),
+    group_by="Modell",
+    inherit=frozenset({"Bezeichnung"}),
+    skip=not_a_product,
+)
+from_own = parse_feed(Path("erp.csv"), columns=own_map)
+columns: Mapping[str, str] = own_map.columns
+lenient = dataclasses.replace(preset, columns={"SKU": "sku"})

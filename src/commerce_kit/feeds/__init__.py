@@ -1,12 +1,15 @@
 """Partner feed ingestion: parse CSV, JSON, NDJSON, XML and Google Merchant Center feeds.
 
 :func:`parse_feed` streams any supported feed as :class:`FeedRecord` objects; the format is named,
-or told by content type, file extension or the feed's first bytes. New formats plug in through
-:data:`registry` or the ``commerce_kit.feed_adapters`` entry point group.
+or told by content type, file extension or the feed's first bytes. A :class:`FieldMap` (or a
+preset of :data:`FIELD_MAPS`: Shopify, WooCommerce, Magento) turns a shop's export columns into
+product fields. New formats plug in through :data:`registry` or the
+``commerce_kit.feed_adapters`` entry point group.
 """
 
 from __future__ import annotations
 
+from commerce_kit.feeds._columns import FIELD_MAPS, FieldMap, detect_field_map
 from commerce_kit.feeds._csv import CsvAdapter, TsvAdapter
 from commerce_kit.feeds._json import JsonAdapter, NdjsonAdapter
 from commerce_kit.feeds._limits import FeedLimits
@@ -15,6 +18,7 @@ from commerce_kit.feeds._parse import (
     FeedEvent,
     FeedFinished,
     FeedProgress,
+    RecordSkipped,
     parse_feed,
     parse_feed_text,
 )
@@ -31,11 +35,14 @@ for _public in (
     FeedLimits,
     FeedProgress,
     FeedRecord,
+    FieldMap,
     GoogleMerchantAdapter,
     JsonAdapter,
     NdjsonAdapter,
+    RecordSkipped,
     TsvAdapter,
     XmlAdapter,
+    detect_field_map,
     parse_feed,
     parse_feed_text,
 ):
@@ -43,6 +50,7 @@ for _public in (
 del _public
 
 __all__ = [
+    "FIELD_MAPS",
     "CsvAdapter",
     "FeedAdapter",
     "FeedAdapterRegistry",
@@ -51,11 +59,14 @@ __all__ = [
     "FeedLimits",
     "FeedProgress",
     "FeedRecord",
+    "FieldMap",
     "GoogleMerchantAdapter",
     "JsonAdapter",
     "NdjsonAdapter",
+    "RecordSkipped",
     "TsvAdapter",
     "XmlAdapter",
+    "detect_field_map",
     "parse_feed",
     "parse_feed_text",
     "registry",

@@ -84,9 +84,13 @@ def merchant_fields(data: dict[str, object]) -> dict[str, object]:
     return out
 
 
+_GOOGLE_PREFIX = f"{GOOGLE_NS}}}"
+
+
 def _merchant_key(name: str) -> str:
-    namespace, _, local = name.rpartition(" ")
-    return local if namespace == GOOGLE_NS else _PLAIN + local
+    if name.startswith(_GOOGLE_PREFIX):
+        return name[len(_GOOGLE_PREFIX) :]
+    return _PLAIN + name.rpartition("}")[2]
 
 
 def _tsv_columns(head: bytes) -> set[str]:

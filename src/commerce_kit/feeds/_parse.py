@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Generator, Iterable, Iterator
+from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
-from typing import TypeAlias
+from typing import Literal, TypeAlias
 
 from commerce_kit._errors import FeedLimitError
+from commerce_kit.feeds._columns import FieldMap, Mapper, resolve_columns
 from commerce_kit.feeds._limits import DEFAULT_LIMITS, FeedLimits
 from commerce_kit.feeds._record import FeedRecord
 from commerce_kit.feeds._registry import FeedAdapterRegistry
@@ -15,7 +16,14 @@ from commerce_kit.feeds._registry import registry as default_registry
 from commerce_kit.feeds._source import FeedStream, open_source
 from commerce_kit.typing import FeedAdapter, FeedSource
 
-__all__ = ["FeedEvent", "FeedFinished", "FeedProgress", "parse_feed", "parse_feed_text"]
+__all__ = [
+    "FeedEvent",
+    "FeedFinished",
+    "FeedProgress",
+    "RecordSkipped",
+    "parse_feed",
+    "parse_feed_text",
+]
 
 logger = logging.getLogger("commerce_kit.feeds")
 
@@ -38,6 +46,24 @@ class FeedProgress:
 
 
 @dataclass(frozen=True, slots=True)
+class RecordSkipped:
+    """Emitted for each row a column map skips because it is not a product.
+
+    Attributes:
+        format: The name of the format the feed is read as.
+        line: The line the skipped row starts on.
+        reason: Why the row is not a product, such as ``"a variable product, whose variations
+            are the products"``.
+
+    .. versionadded:: 0.1.0
+    """
+
+    format: str
+    line: int
+    reason: str
+
+
+@dataclass(frozen=True, slots=True)
 class FeedFinished:
     """Emitted once the last record of a feed has been read.
 
@@ -46,6 +72,10 @@ class FeedFinished:
         records: How many records were yielded.
         errors: How many of them carry an :attr:`~FeedRecord.error`.
         bytes_read: The size of the feed in bytes.
+        skipped: How many rows a column map skipped as not products (not counted in
+            ``records``).
+        columns: The name of the column map applied (``"shopify"``, ``"custom"``, ...), or
+            ``None`` when the columns were read as they are.
 
     .. versionadded:: 0.1.0
     """
@@ -54,11 +84,15 @@ class FeedFinished:
     records: int
     errors: int
     bytes_read: int
+    skipped: int = 0
+    columns: str | None = None
 
 
 #: What a feed hook receives.
-FeedEvent: TypeAlias = FeedProgress | FeedFinished
+FeedEvent: TypeAlias = FeedProgress | RecordSkipped | FeedFinished
 FeedHook: TypeAlias = Callable[[FeedEvent], None]
+#: What ``columns=`` accepts.
+Columns: TypeAlias = FieldMap | Mapping[str, str] | str | None
 
 
 def _emit(hooks: tuple[FeedHook, ...], event: FeedEvent) -> None:
@@ -93,6 +127,7 @@ def parse_feed(
     limits: FeedLimits | None = None,
     registry: FeedAdapterRegistry | None = None,
     hooks: Iterable[FeedHook] = (),
+    columns: Columns = None,
 ) -> Generator[FeedRecord, None, None]:
     """Read a partner feed record by record, in whatever format it comes in.
 
@@ -112,19 +147,28 @@ def parse_feed(
             object without one (an upload, say).
         limits: Bounds on the feed; :class:`FeedLimits` defaults when ``None``.
         registry: Where to look adapters up; the module's :data:`registry` by default.
-        hooks: Callables receiving :class:`FeedProgress` and :class:`FeedFinished` events; one
-            that raises is logged and ignored.
+        hooks: Callables receiving :class:`FeedProgress`, :class:`RecordSkipped` and
+            :class:`FeedFinished` events; one that raises is logged and ignored.
+        columns: How the feed's columns become product fields. ``None`` (the default) keeps
+            them as they are. A preset's name (``"shopify"``, ``"woocommerce"``,
+            ``"magento"``: see :data:`FIELD_MAPS`), a :class:`FieldMap`, or a plain
+            ``{source column: product field}`` mapping renames them, and a preset also skips
+            the rows that are not products. ``"auto"`` applies the preset whose columns the
+            first record has, if exactly one matches, and nothing otherwise.
 
     Returns:
         A generator of :class:`FeedRecord`; closing it (or exhausting it) closes the source
-        if ``parse_feed`` opened it.
+        if ``parse_feed`` opened it. With a column map, records are numbered (``index``)
+        among the records yielded, skipped rows left out.
 
     Raises:
+        ValueError: ``columns`` names no preset.
         UnknownFeedFormatError: The format is not registered or cannot be told.
         FeedLimitError: The feed exceeds a limit (``max_bytes`` can be raised right away, the
             others while iterating).
         FeedFormatError: While iterating, the feed cannot be read on (bad JSON or XML syntax, an
-            unreadable CSV header).
+            unreadable CSV header), or has none of the columns of the map named in
+            ``columns``.
         UnsafeFeedError: While iterating, the XML feed carries a DTD or entity attack.
         TypeError: ``source`` is not one of the accepted kinds.
         OSError: The path cannot be opened.
@@ -133,6 +177,7 @@ def parse_feed(
     """
     limits = DEFAULT_LIMITS if limits is None else limits
     chosen = default_registry if registry is None else registry
+    field_map = resolve_columns(columns)
     hook_list = tuple(hooks)
     adapter: FeedAdapter | None = None if format is None else chosen.get(format)
     progress = _Progress(hook_list) if hook_list else None
@@ -145,6 +190,7 @@ def parse_feed(
         limits=limits,
         progress=progress,
         hooks=hook_list,
+        field_map=field_map,
     )
 
 
@@ -157,6 +203,7 @@ def parse_feed_text(
     limits: FeedLimits | None = None,
     registry: FeedAdapterRegistry | None = None,
     hooks: Iterable[FeedHook] = (),
+    columns: Columns = None,
 ) -> Generator[FeedRecord, None, None]:
     """Read a feed held in a ``str``, like :func:`parse_feed` reads one from a file.
 
@@ -167,6 +214,7 @@ def parse_feed_text(
     """
     limits = DEFAULT_LIMITS if limits is None else limits
     chosen = default_registry if registry is None else registry
+    field_map = resolve_columns(columns)
     hook_list = tuple(hooks)
     adapter: FeedAdapter | None = None if format is None else chosen.get(format)
     progress = _Progress(hook_list) if hook_list else None
@@ -185,6 +233,7 @@ def parse_feed_text(
         limits=limits,
         progress=progress,
         hooks=hook_list,
+        field_map=field_map,
     )
 
 
@@ -197,6 +246,7 @@ def _start(
     limits: FeedLimits,
     progress: _Progress | None,
     hooks: tuple[FeedHook, ...],
+    field_map: FieldMap | Literal["auto"] | None,
 ) -> Generator[FeedRecord, None, None]:
     try:
         if adapter is None:
@@ -210,7 +260,24 @@ def _start(
     except BaseException:
         stream.close()
         raise
-    return _records(records, stream, adapter.name, limits, hooks)
+    mapper = None
+    if field_map is not None:
+        on_skip = _SkipHook(adapter.name, hooks) if hooks else None
+        mapper = Mapper(records, field_map, on_skip)
+    return _records(records, stream, adapter.name, limits, hooks, mapper=mapper)
+
+
+class _SkipHook:
+    """The column mapper's skip callback: emits :class:`RecordSkipped`."""
+
+    __slots__ = ("format", "hooks")
+
+    def __init__(self, format: str, hooks: tuple[FeedHook, ...]) -> None:  # noqa: A002
+        self.format = format
+        self.hooks = hooks
+
+    def __call__(self, line: int, reason: str) -> None:
+        _emit(self.hooks, RecordSkipped(self.format, line, reason))
 
 
 def _records(
@@ -219,12 +286,14 @@ def _records(
     name: str,
     limits: FeedLimits,
     hooks: tuple[FeedHook, ...],
+    *,
+    mapper: Mapper | None,
 ) -> Generator[FeedRecord, None, None]:
-    """Enforce ``max_records``, emit the final event, and close the source at the end."""
+    """Map columns, enforce ``max_records``, emit the final event, close the source at the end."""
     max_records = limits.max_records
     count = errors = 0
     try:
-        for record in records:
+        for record in records if mapper is None else mapper:
             count += 1
             if count > max_records:
                 raise FeedLimitError(
@@ -238,7 +307,8 @@ def _records(
                 errors += 1
             yield record
         if hooks:
-            _emit(hooks, FeedFinished(name, count, errors, stream.bytes_read))
+            skipped, applied = (0, None) if mapper is None else (mapper.skipped, mapper.applied)
+            _emit(hooks, FeedFinished(name, count, errors, stream.bytes_read, skipped, applied))
     finally:
         close = getattr(records, "close", None)
         try:

@@ -19,7 +19,8 @@ class FeedRecord:
             them (strings for CSV and XML, JSON types for JSON). For a record with an
             :attr:`error`, whatever could be read (possibly nothing).
         line: The physical 1-based line of the source where the record starts.
-        index: The 1-based position of the record in the feed.
+        index: The 1-based position of the record in the feed (among the records yielded:
+            rows a column map skips as not products are not counted).
         error: ``None`` for a record read whole; otherwise a sentence saying why it could not
             be, such as ``"7 values but the header has 8 columns (missing: stock)"``.
 
