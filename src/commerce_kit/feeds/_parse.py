@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
 from commerce_kit._errors import FeedLimitError
+from commerce_kit._hooks import emit
 from commerce_kit.feeds._columns import FieldMap, Mapper, resolve_columns
 from commerce_kit.feeds._limits import DEFAULT_LIMITS, FeedLimits
 from commerce_kit.feeds._record import FeedRecord
@@ -96,11 +97,7 @@ Columns: TypeAlias = FieldMap | Mapping[str, str] | str | None
 
 
 def _emit(hooks: tuple[FeedHook, ...], event: FeedEvent) -> None:
-    for hook in hooks:
-        try:
-            hook(event)
-        except Exception:  # noqa: PERF203 - each hook is isolated from the others
-            logger.exception("feed hook %r failed on %s", hook, type(event).__name__)
+    emit(hooks, event, logger)
 
 
 class _Progress:
