@@ -14,8 +14,8 @@ MovingWindowRateLimiter, pyrate-limiter's InMemoryBucket); for ``sliding_counter
 SlidingWindowCounterRateLimiter and FixedWindowRateLimiter; for ``gcra`` pyrate-limiter's GCRA
 StateBucket and limits' FixedWindowRateLimiter (limits has no GCRA; fixed window is its O(1)
 strategy). limits runs over ``limits.storage.MemoryStorage``; pyrate-limiter (v4) over a
-per-key bucket factory, called with ``blocking=False``. The floors are a dict and a few float
-operations per strategy, with no lock and a bare ``bool`` result.
+per-key bucket factory, called with ``blocking=False``. The floors are a dict, a few float
+operations and a lock per strategy, with a bare ``bool`` result (see below for why the lock).
 
 The memory groups report bytes per key for 20,000 keys, each hit once (tracemalloc); the key
 strings are made before measuring, so what counts is what each implementation adds per key.
@@ -24,7 +24,10 @@ strings are made before measuring, so what counts is what each implementation ad
 from __future__ import annotations
 
 import functools
+import gc
 import itertools
+import statistics
+import threading
 import time
 from collections import deque
 from collections.abc import Callable
@@ -46,7 +49,7 @@ from pyrate_limiter import (
     StateBucket,
 )
 
-from benchmarks._harness import Case, Kind, MemoryCase
+from benchmarks._harness import Case, Kind, MemoryCase, _time_sync
 from commerce_kit import RateLimiter
 
 HIGH = 10**9  # per hour: never refused within a benchmark run
@@ -116,9 +119,96 @@ def _pyrate_hit(acquire: Callable[..., Any], key: str) -> object:
 
 
 # -- the floors ----------------------------------------------------------------------------------
+#
+# The least code that does each job correctly: one dict, a few float operations, and a lock,
+# since RateLimiter is thread-safe and a limiter that is not admits more than its limit when
+# threads race (read, decide, write back is not atomic even under the GIL). They return a bare
+# ``bool`` where ours returns a decision with remaining, retry and reset times.
+#
+# The ``_unlocked_*`` versions below them are the same code without the lock: not a correct
+# floor for this job, kept only so the interleaved check (``python -m benchmarks.bench_rate_limit``)
+# can report how much the lock alone costs.
 
 
 def _floor_log(limit: int) -> Hit:
+    logs: dict[str, deque[float]] = {}
+    clock = time.monotonic
+    lock = threading.Lock()
+    acquire = lock.acquire
+    release = lock.release
+
+    def hit(key: str) -> bool:
+        now = clock()
+        acquire()
+        try:
+            log = logs.get(key)
+            if log is None:
+                log = logs[key] = deque()
+            while log and log[0] <= now:
+                log.popleft()
+            if len(log) >= limit:
+                return False
+            log.append(now + HOUR)
+            return True
+        finally:
+            release()
+
+    return hit
+
+
+def _floor_counter(limit: int) -> Hit:
+    windows: dict[str, tuple[float, int, int]] = {}
+    clock = time.monotonic
+    lock = threading.Lock()
+    acquire = lock.acquire
+    release = lock.release
+
+    def hit(key: str) -> bool:
+        now = clock()
+        index = now // HOUR
+        acquire()
+        try:
+            state = windows.get(key)
+            if state is None or state[0] != index:
+                prev = state[2] if state is not None and state[0] == index - 1 else 0
+                state = (index, prev, 0)
+            if state[1] * ((index + 1) * HOUR - now) / HOUR + state[2] + 1 > limit:
+                return False
+            windows[key] = (index, state[1], state[2] + 1)
+            return True
+        finally:
+            release()
+
+    return hit
+
+
+def _floor_gcra(limit: int) -> Hit:
+    arrivals: dict[str, float] = {}
+    interval = HOUR / limit
+    tolerance = HOUR - interval
+    clock = time.monotonic
+    lock = threading.Lock()
+    acquire = lock.acquire
+    release = lock.release
+
+    def hit(key: str) -> bool:
+        now = clock()
+        acquire()
+        try:
+            tat = arrivals.get(key, now)
+            if tat < now:  # noqa: PLR1730 - a comparison is cheaper than calling max()
+                tat = now
+            if tat - now > tolerance:
+                return False
+            arrivals[key] = tat + interval
+            return True
+        finally:
+            release()
+
+    return hit
+
+
+def _unlocked_log(limit: int) -> Hit:
     logs: dict[str, deque[float]] = {}
     clock = time.monotonic
 
@@ -137,7 +227,7 @@ def _floor_log(limit: int) -> Hit:
     return hit
 
 
-def _floor_counter(limit: int) -> Hit:
+def _unlocked_counter(limit: int) -> Hit:
     windows: dict[str, tuple[float, int, int]] = {}
     clock = time.monotonic
 
@@ -156,7 +246,7 @@ def _floor_counter(limit: int) -> Hit:
     return hit
 
 
-def _floor_gcra(limit: int) -> Hit:
+def _unlocked_gcra(limit: int) -> Hit:
     arrivals: dict[str, float] = {}
     interval = HOUR / limit
     tolerance = HOUR - interval
@@ -184,7 +274,7 @@ _IMPLS: dict[str, list[Impl]] = {
         ("commerce_kit RateLimiter(strategy='exact')", "ours", lambda n: _ours("exact", n)),
         ("limits MovingWindowRateLimiter", "peer", lambda n: _limits("moving", n)),
         ("pyrate-limiter InMemoryBucket", "peer", lambda n: _pyrate("log", n)),
-        ("hand-written sliding log", "floor", _floor_log),
+        ("hand-written sliding log + lock", "floor", _floor_log),
     ],
     "sliding_counter": [
         (
@@ -194,13 +284,13 @@ _IMPLS: dict[str, list[Impl]] = {
         ),
         ("limits SlidingWindowCounterRateLimiter", "peer", lambda n: _limits("sliding", n)),
         ("limits FixedWindowRateLimiter", "peer", lambda n: _limits("fixed", n)),
-        ("hand-written sliding-window counter", "floor", _floor_counter),
+        ("hand-written sliding-window counter + lock", "floor", _floor_counter),
     ],
     "gcra": [
         ("commerce_kit RateLimiter(strategy='gcra')", "ours", lambda n: _ours("gcra", n)),
         ("pyrate-limiter StateBucket(GCRA)", "peer", lambda n: _pyrate("gcra", n)),
         ("limits FixedWindowRateLimiter", "peer", lambda n: _limits("fixed", n)),
-        ("hand-written GCRA", "floor", _floor_gcra),
+        ("hand-written GCRA + lock", "floor", _floor_gcra),
     ],
 }
 
@@ -273,3 +363,46 @@ def cases() -> list[Case | MemoryCase]:
                 MemoryCase(f"RateLimiter bytes per key [{strategy}]", impl, kind, _fill(make))
             )
     return out
+
+
+# -- the interleaved check -------------------------------------------------------------------------
+
+
+def interleaved(rounds: int = 15) -> None:
+    """Print ours against both floors, timed in turn round after round, with per-round ratios.
+
+    On a busy machine the harness's medians drift between cases timed seconds apart; timing the
+    three cases of a row back to back in every round keeps their ratios comparable.
+    """
+    floors = {
+        "exact": (_floor_log, _unlocked_log),
+        "sliding_counter": (_floor_counter, _unlocked_counter),
+        "gcra": (_floor_gcra, _unlocked_gcra),
+    }
+    jobs = {"allowed, 1 key": _allowed_one, "denied, 1 key": _denied_one}
+    print("row | ours ns | floor+lock ns | unlocked ns | ours/floor+lock | ours/unlocked")
+    for strategy, (locked, unlocked) in floors.items():
+        for job, wrap in jobs.items():
+            setups = [wrap(functools.partial(_ours, strategy)), wrap(locked), wrap(unlocked)]
+            times: list[list[float]] = [[], [], []]
+            for _ in range(rounds):
+                for setup, samples in zip(setups, times, strict=True):
+                    op = setup()
+                    gc.collect()
+                    gc.disable()
+                    try:
+                        samples.append(_time_sync(op, 20_000))
+                    finally:
+                        gc.enable()
+            ours, floor, bare = times
+            by_floor = statistics.median(a / b for a, b in zip(ours, floor, strict=True))
+            by_bare = statistics.median(a / b for a, b in zip(ours, bare, strict=True))
+            print(
+                f"{job} [{strategy}] | {statistics.median(ours):.0f} | "
+                f"{statistics.median(floor):.0f} | {statistics.median(bare):.0f} | "
+                f"{by_floor:.2f}x | {by_bare:.2f}x"
+            )
+
+
+if __name__ == "__main__":
+    interleaved()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import copy
 import logging
 import math
 import pickle
@@ -146,10 +147,43 @@ def test_decision_built_by_hand_has_itself_as_only_part() -> None:
     assert ((decision,), 5, policy) == (decision.parts, decision.limit, decision.policy)
 
 
+def test_decision_built_by_hand_with_parts_reports_them() -> None:
+    minute, day = RateLimit(5, 60, name="minute"), RateLimit(100, 86400, name="day")
+    parts = (
+        RateLimitDecision(True, 4, 0.0, 60.0, minute),
+        RateLimitDecision(True, 99, 0.0, 9.0, day),
+    )
+    decision = RateLimitDecision(True, 4, 0.0, 60.0, minute, parts=parts)
+    assert (RateLimitDecision, parts) == (type(decision), decision.parts)
+
+
+def test_decisions_from_the_limiter_are_plain_rate_limit_decisions() -> None:
+    assert {RateLimitDecision} == {
+        type(make(2, 60.0, strategy)[0].hit("k")) for strategy in STRATEGIES
+    }
+
+
+def test_a_multi_decision_survives_pickle_and_copy_with_its_parts() -> None:
+    limiter = RateLimiter.multi(
+        RateLimit(5, 60, name="minute"), RateLimit(100, 86400, name="day"), clock=ManualClock()
+    )
+    decision = limiter.hit("k")
+    copies = [pickle.loads(pickle.dumps(decision)), copy.copy(decision), copy.deepcopy(decision)]
+    assert [decision] * 3 == copies
+    assert [("minute", "day")] * 3 == [tuple(p.policy.name for p in c.parts) for c in copies]
+
+
 def test_peek_of_an_unknown_key_reports_the_full_quota() -> None:
     limiter, _ = make(5, 60.0)
     peek = limiter.peek("nobody")
     assert (True, 5, 0.0, 0.0) == (peek.allowed, peek.remaining, peek.retry_after, peek.reset_after)
+
+
+@by_strategy
+def test_peek_of_an_unknown_key_stores_nothing(strategy: RateLimitStrategy) -> None:
+    limiter, _ = make(5, 60.0, strategy)
+    limiter.peek("nobody")
+    assert 0 == len(limiter.store)  # type: ignore[arg-type]
 
 
 @by_strategy
@@ -578,6 +612,28 @@ def test_eight_threads_hammering_one_key_get_exactly_the_limit(strategy: RateLim
     assert 50 == sum(allowed)
 
 
+def test_eight_threads_hammering_one_key_of_a_multi_limiter_get_the_tightest_limit() -> None:
+    limiter = RateLimiter.multi(
+        RateLimit(80, 60.0, name="loose", strategy="gcra"),
+        RateLimit(50, 60.0, name="tight"),
+        RateLimit(70, 60.0, name="counter", strategy="sliding_counter"),
+        clock=ManualClock(1200.0),
+    )
+    allowed: list[int] = []
+    start = threading.Barrier(8)
+
+    def worker() -> None:
+        start.wait()
+        allowed.append(sum(limiter.hit("hot").allowed for _ in range(200)))
+
+    threads = [threading.Thread(target=worker) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert (50, 0) == (sum(allowed), limiter.peek("hot").remaining)
+
+
 # -- memory ----------------------------------------------------------------------------------------
 
 
@@ -632,6 +688,17 @@ def test_keys_must_be_strings() -> None:
     limiter, _ = make()
     with pytest.raises(TypeError, match="keys must be str"):
         limiter.hit(42)  # type: ignore[arg-type]
+
+
+def test_the_store_keeps_each_new_state_an_operation_returns() -> None:
+    store = MemoryRateLimitStore(ttl=60.0)
+    policy = RateLimit(10, 60)
+
+    def bump(state: Any, now: float, cost: int) -> tuple[Any, RateLimitDecision]:
+        count = (state or 0) + cost  # an int: every update returns a new state object
+        return count, RateLimitDecision(True, count, 0.0, 0.0, policy)
+
+    assert [1, 3, 6] == [store.update("k", bump, 0.0, cost).remaining for cost in (1, 2, 3)]
 
 
 def test_store_arguments_are_validated() -> None:

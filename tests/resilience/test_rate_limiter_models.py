@@ -28,6 +28,7 @@ from hypothesis.stateful import (
 )
 
 from commerce_kit import RateLimit, RateLimitDecision, RateLimiter, RateLimitStrategy
+from commerce_kit.resilience._rate_limit_store import Op
 from commerce_kit.resilience._rate_limiter import _counter_ops, _exact_ops, _gcra_ops
 
 # -- the models ------------------------------------------------------------------------------------
@@ -207,7 +208,7 @@ def first_reading_admits(step: Step, state: object, now: float, cost: int) -> No
 def test_exact_retry_after_is_the_first_admitting_reading(
     limit: int, window: float, start: float, steps: list[tuple[float, int]]
 ) -> None:
-    step, _ = _exact_ops(RateLimit(limit, window))
+    step = _exact_ops(RateLimit(limit, window)).step
     state: object = None
     now = start
     for gap, cost in steps:
@@ -274,7 +275,7 @@ def test_counter_stays_within_its_documented_bound(
 def test_counter_retry_after_is_the_first_admitting_reading(
     limit: int, window: float, start: float, steps: list[tuple[float, int]]
 ) -> None:
-    step, _ = _counter_ops(RateLimit(limit, window, strategy="sliding_counter"))
+    step = _counter_ops(RateLimit(limit, window, strategy="sliding_counter")).step
     state: object = None
     now = start
     for gap, cost in steps:
@@ -325,7 +326,7 @@ def test_gcra_matches_the_leaky_bucket(
 def test_gcra_retry_after_is_the_first_admitting_reading(
     limit: int, window: float, start: float, steps: list[tuple[float, int]]
 ) -> None:
-    step, _ = _gcra_ops(RateLimit(limit, window, strategy="gcra"))
+    step = _gcra_ops(RateLimit(limit, window, strategy="gcra")).step
     state: object = None
     now = start
     for gap, cost in steps:
@@ -384,6 +385,77 @@ def test_multi_admits_only_what_every_policy_admits_and_nothing_else(
         assert allowed == decision.allowed
         if not allowed:
             assert max(float(o.retry_after) for o in trial if not o.allowed) == decision.retry_after
+
+
+# -- the fast path and the store operation --------------------------------------------------------
+
+
+class PlainStore:
+    """A store with no fast path: every call runs the store operation on a dict."""
+
+    def __init__(self) -> None:
+        self.states: dict[str, Any] = {}
+
+    def update(self, key: str, op: Op, now: float, cost: int, /) -> RateLimitDecision:
+        new_state, decision = op(self.states.get(key), now, cost)
+        if new_state is not None:
+            self.states[key] = new_state
+        return decision
+
+    async def aupdate(self, key: str, op: Op, now: float, cost: int, /) -> RateLimitDecision:
+        return self.update(key, op, now, cost)
+
+    def delete(self, key: str, /) -> None:
+        self.states.pop(key, None)
+
+    async def adelete(self, key: str, /) -> None:
+        self.delete(key)
+
+
+POLICY_SETS = {
+    "exact": (RateLimit(3, 5.0),),
+    "sliding_counter": (RateLimit(3, 5.0, strategy="sliding_counter"),),
+    "gcra": (RateLimit(3, 5.0, strategy="gcra", burst=4),),
+    "multi": (
+        RateLimit(3, 5.0, name="short"),
+        RateLimit(5, 20.0, name="gcra", strategy="gcra"),
+        RateLimit(4, 8.0, name="counter", strategy="sliding_counter"),
+    ),
+}
+
+
+@pytest.mark.parametrize("policies", list(POLICY_SETS.values()), ids=list(POLICY_SETS))
+@settings(max_examples=60)
+@given(
+    start=floats_near,
+    steps=st.lists(
+        st.tuples(
+            gaps,
+            st.sampled_from(["hit", "peek", "refund", "reset"]),
+            st.sampled_from(["a", "b"]),
+            st.integers(min_value=1, max_value=3),
+        ),
+        max_size=40,
+    ),
+)
+def test_the_fast_path_decides_exactly_as_the_store_operation(
+    policies: tuple[RateLimit, ...], start: float, steps: list[tuple[float, str, str, int]]
+) -> None:
+    """``hit`` on the memory store runs ``apply`` on known keys; a plain store runs ``op``."""
+    reading = [start]
+    fast = RateLimiter.multi(*policies, clock=lambda: reading[0])
+    plain = RateLimiter.multi(*policies, clock=lambda: reading[0], store=PlainStore())
+    for gap, action, key, cost in steps:
+        reading[0] += gap
+        if action == "reset":
+            fast.reset(key)
+            plain.reset(key)
+            continue
+        call = {"hit": RateLimiter.hit, "peek": RateLimiter.peek, "refund": RateLimiter.refund}
+        args = (key,) if action == "peek" else (key, cost)
+        expected = call[action](plain, *args)
+        actual = getattr(fast, action)(*args)
+        assert tuple(expected) == tuple(actual)
 
 
 # -- the exact limiter as a state machine ----------------------------------------------------------

@@ -50,6 +50,8 @@ headers: dict[str, str] = decision.headers()
 legacy: dict[str, str] = decision.headers(legacy=True)
 if decision:
     pass
+by_hand: RateLimitDecision = RateLimitDecision(True, 4, 0.0, 60.0, RateLimit(5, 60))
+combined = RateLimitDecision(False, 0, 3.5, 60.0, RateLimit(5, 60), parts=(by_hand, decision))
 
 costly: RateLimitDecision = limiter.hit("user:42", cost=2)
 peeked: RateLimitDecision = limiter.peek("user:42")

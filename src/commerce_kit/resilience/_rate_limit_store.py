@@ -4,7 +4,10 @@ A store runs one *operation* atomically per key: a pure function ``op(state, now
 (new_state, decision)`` supplied by the limiter. The store knows nothing about algorithms; it
 only looks a key up, calls the operation under its lock and writes the new state back when it
 changed. The same operations can run anywhere that offers per-key atomicity (a Redis Lua script
-ports them directly: every state is a float, a short tuple of numbers or a sorted list of floats).
+ports them directly: every state is a short list of numbers, a sorted list of floats, or for
+several policies a tuple of those). For a key it already holds, the fast path
+(:meth:`MemoryRateLimitStore.hit_function`) calls the operation's in-place form, ``apply(state,
+now, cost) -> decision``: the same decision logic, without a new state to write back.
 
 Memory is bounded two ways, both amortised O(1) per call:
 
@@ -118,29 +121,36 @@ class MemoryRateLimitStore:
     def hit_function(
         self,
         op: Op,
+        apply: Callable[[Any, float, Any], RateLimitDecision],
+        *,
         clock: Callable[[], float],
         check_cost: Callable[[int], object],
         on_refused: Callable[[str, int, RateLimitDecision], object] | None,
         unit: float = 1,
     ) -> Callable[[str, int], RateLimitDecision]:
-        """Return ``hit(key, cost=1)``: read ``clock``, run ``op`` as :meth:`update` does.
+        """Return ``hit(key, cost=1)``: read ``clock``, then decide as :meth:`update` does.
 
-        This is :class:`~commerce_kit.RateLimiter`'s fast path: one Python frame instead of three
-        for the call every request makes, with the same locking and the same slow paths.
+        This is :class:`~commerce_kit.RateLimiter`'s fast path: one Python frame around the
+        decision itself for the call every request makes, with the same locking and the same
+        slow paths. A known key's state is handed to ``apply``, which must decide exactly as
+        ``op`` does and update the state in place instead of returning a new one; an unknown key
+        goes through ``op``, as in :meth:`update`.
 
         Args:
-            op: The operation to run.
+            op: The operation to run for an unknown key.
+            apply: ``apply(state, now, cost) -> decision`` for a known key's (live) state.
             clock: Read once per call, after ``cost`` is checked.
             check_cost: Called with any ``cost`` other than 1; it raises for a bad one.
             on_refused: Called with ``(key, cost, decision)`` after a refused hit, outside the
                 lock; ``None`` for nothing.
-            unit: What ``op`` receives for a cost of 1: ``1.0`` for an operation whose
+            unit: What ``apply`` receives for a cost of 1: ``1.0`` for an operation whose
                 arithmetic is all float, which the interpreter runs faster unmixed with ints.
         """
         lock = self._lock
         acquire = lock.acquire
         release = lock.release
         store = self
+        missing = self._update_missing
 
         def hit(key: str, cost: int = 1) -> RateLimitDecision:
             units: Any
@@ -152,22 +162,24 @@ class MemoryRateLimitStore:
             now = clock()
             acquire()
             try:
-                young = store._young
                 try:
-                    state = young[key]
+                    state = store._young[key]
                 except KeyError:
-                    decision = store._update_missing(key, op, now, units)
-                else:
-                    new_state, decision = op(state, now, units)
-                    if new_state is not state:
-                        young[key] = new_state
+                    return missing(key, op, now, units)
+                return apply(state, now, units)
             finally:
                 release()
-            if on_refused is not None and not decision[0]:
+
+        if on_refused is None:
+            return hit
+
+        def hit_and_report(key: str, cost: int = 1) -> RateLimitDecision:
+            decision = hit(key, cost)
+            if not decision[0]:
                 on_refused(key, cost, decision)
             return decision
 
-        return hit
+        return hit_and_report
 
     async def aupdate(self, key: str, op: Op, now: float, cost: int, /) -> RateLimitDecision:
         """Async face of :meth:`update`; it does no I/O and never yields to the event loop."""

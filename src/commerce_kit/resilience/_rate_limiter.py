@@ -1,13 +1,15 @@
 """Per-key rate limiting with three strategies, HTTP 429 helpers and hooks.
 
-The decision logic is a set of pure operations ``op(state, now, cost) -> (new_state, decision)``
-built once per policy (see the ``_exact_ops``, ``_counter_ops`` and ``_gcra_ops`` factories). A
-store runs them atomically per key; :class:`RateLimiter` only reads the clock, picks the operation
-and emits events, for sync and asyncio callers alike.
+The decision logic is written once per strategy, as ``apply(state, now, cost, commit=True) ->
+decision``: a pure function of a key's state and the clock reading, which updates a live state
+in place when it commits units and never for a trial (``commit=False``). Each factory
+(``_exact_ops``, ``_counter_ops``, ``_gcra_ops``) also wraps it as the store operation ``op(state
+or None, now, cost) -> (new_state, decision)`` that any store runs atomically per key (an unknown
+key starts from a *fresh* state that behaves as if nothing had been admitted). :class:`RateLimiter`
+only reads the clock, picks the operation and emits events, for sync and asyncio callers alike.
 
 State per key is a short list of numbers, so another store (a Redis Lua script) can run the same
-arithmetic. An operation may update that list in place and return it, which saves an allocation
-and a dictionary write on every hit; it never does so for a trial (``commit=False``):
+arithmetic:
 
 - ``exact``: a sorted list of expiry times, one per consumed unit (at most about ``2 * limit``).
 - ``sliding_counter``: ``[window_end, previous_count, current_count]``.
@@ -15,8 +17,9 @@ and a dictionary write on every hit; it never does so for a trial (``commit=Fals
   Counting whole units from an anchor instead of adding intervals to a float keeps a full burst
   exact: float sums drift, and a drifted sum would refuse the last unit of a burst.
 
-The limiter's hot path is :meth:`MemoryRateLimitStore.hit_function`, which fuses the clock read,
-the lock and the operation into one frame; measured costs are in ``benchmarks/bench_rate_limit.py``.
+The limiter's hot path is :meth:`MemoryRateLimitStore.hit_function`, which runs ``apply`` on a
+known key's state with the clock read and the lock in one frame; measured costs are in
+``benchmarks/bench_rate_limit.py``.
 """
 
 from __future__ import annotations
@@ -29,7 +32,7 @@ from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import timedelta
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Final, Literal
+from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 from commerce_kit._duration import to_seconds
 from commerce_kit._errors import RateLimitExceeded
@@ -58,6 +61,7 @@ _ONE: Final = 1
 # Bound on the float nudges that turn a closed-form retry time into the first admissible reading.
 _NUDGES: Final = 64
 _INF: Final = math.inf
+_NAN: Final = math.nan
 _nextafter = math.nextafter
 
 
@@ -160,8 +164,30 @@ class RateLimit:
         return self.window
 
 
+class _DecisionType(type):
+    """Metaclass of :class:`RateLimitDecision`: gives it a keyword constructor without ``__new__``.
+
+    A ``__new__`` written in Python would put a Python call in front of every decision the
+    limiter builds. Here the class keeps ``tuple``'s C constructor, which the hot path reaches
+    through :data:`_new_decision`, and callers get the readable signature from this ``__call__``.
+    """
+
+    def __call__(
+        cls,
+        allowed: bool,
+        remaining: int,
+        retry_after: float,
+        reset_after: float,
+        policy: RateLimit,
+        *,
+        parts: tuple[RateLimitDecision, ...] | None = None,
+    ) -> Any:
+        return type.__call__(cls, (allowed, remaining, retry_after, reset_after, policy, parts))
+
+
 class RateLimitDecision(
-    tuple[bool, int, float, float, RateLimit, "tuple[RateLimitDecision, ...] | None"]
+    tuple[bool, int, float, float, RateLimit, "tuple[RateLimitDecision, ...] | None"],
+    metaclass=_DecisionType,
 ):
     """The outcome of one hit, peek or refund: allowed or not, what is left, when to retry.
 
@@ -182,20 +208,22 @@ class RateLimitDecision(
 
     __slots__ = ()
 
-    def __new__(  # noqa: PYI034 - typing.Self is 3.11+, and the core imports only the stdlib
-        cls,
-        allowed: bool,
-        remaining: int,
-        retry_after: float,
-        reset_after: float,
-        policy: RateLimit,
-        *,
-        parts: tuple[RateLimitDecision, ...] | None = None,
-    ) -> RateLimitDecision:
-        return tuple.__new__(cls, (allowed, remaining, retry_after, reset_after, policy, parts))
+    if TYPE_CHECKING:
+        # What the metaclass's __call__ accepts, spelled where type checkers look for it.
+        def __new__(  # noqa: PYI034 - typing.Self is 3.11+, and the core imports only the stdlib
+            cls,
+            allowed: bool,
+            remaining: int,
+            retry_after: float,
+            reset_after: float,
+            policy: RateLimit,
+            *,
+            parts: tuple[RateLimitDecision, ...] | None = None,
+        ) -> RateLimitDecision: ...
 
-    def __getnewargs_ex__(self) -> tuple[tuple[Any, ...], dict[str, Any]]:
-        return tuple(self[:5]), {"parts": self[5]}
+    def __getnewargs__(self) -> tuple[tuple[Any, ...]]:
+        # Pickle and copy rebuild through tuple.__new__(cls, fields), not the metaclass.
+        return (tuple(self),)
 
     @property
     def allowed(self) -> bool:
@@ -285,8 +313,45 @@ class LimitExceeded:
 
 # -- pure operations -------------------------------------------------------------------------------
 
-_make = tuple.__new__
+#: Builds a decision from its six fields in one C call: ``tuple``'s own constructor, reached
+#: without the metaclass's Python ``__call__``. Every operation below builds decisions with it.
+_new_decision: Callable[[tuple[Any, ...]], RateLimitDecision] = type.__call__.__get__(
+    RateLimitDecision
+)
+#: A store operation with an optional trial flag: ``step(state or None, now, cost, commit=True)
+#: -> (new_state, decision)``.
 Step = Callable[..., "tuple[Any, RateLimitDecision]"]
+#: The same decision on a live (never ``None``) state, which it updates in place when it commits:
+#: ``apply(state, now, cost, commit=True) -> decision``.
+Apply = Callable[..., RateLimitDecision]
+
+
+class _Ops(NamedTuple):
+    """One policy's operations; ``step`` and ``refund`` follow the store protocol."""
+
+    step: Step
+    apply: Apply
+    refund: Op
+    fresh: Callable[[], Any]
+
+
+def _stepper(apply: Apply, fresh: Callable[[], Any]) -> Step:
+    """Wrap ``apply`` as a store operation, which also takes ``None`` for an unknown key.
+
+    An unknown key starts from ``fresh()``, a state that behaves exactly as if nothing had ever
+    been admitted. It is returned for storing only when units were committed, so a peek at an
+    unknown key stores nothing.
+    """
+
+    def step(
+        state: Any, now: float, cost: int, commit: bool = True
+    ) -> tuple[Any, RateLimitDecision]:
+        if state is None:
+            state = fresh()
+            return (state if cost and commit else None), apply(state, now, cost, commit)
+        return state, apply(state, now, cost, commit)
+
+    return step
 
 
 def _delay(now: float, target: float) -> float:
@@ -324,7 +389,7 @@ def _first_admitting(admits: Callable[[float], bool], guess: float, now: float) 
     return guess
 
 
-def _exact_ops(policy: RateLimit) -> tuple[Step, Op]:
+def _exact_ops(policy: RateLimit) -> _Ops:
     """Build the sliding-log operations for ``policy``.
 
     A hit of ``cost`` counts as ``cost`` unit hits at the same instant, admitted all or none: it
@@ -332,23 +397,19 @@ def _exact_ops(policy: RateLimit) -> tuple[Step, Op]:
     """
     limit = policy.limit
     window = policy.window
-    cls = RateLimitDecision
+    new = _new_decision
 
-    def step(
-        log: list[float] | None, now: float, cost: int, commit: bool = True
-    ) -> tuple[list[float] | None, RateLimitDecision]:
-        if log is None:
-            if cost:
-                expiry = now + window
-                if commit:
-                    log = [expiry] * cost
-                return log, _make(cls, (True, limit - cost, 0.0, expiry - now, policy, None))
-            return None, _make(cls, (True, limit, 0.0, 0.0, policy, None))
+    def apply(log: list[float], now: float, cost: int, commit: bool = True) -> RateLimitDecision:
         size = len(log)
-        first = bisect_right(log, now) if size and log[0] <= now else 0
-        live = size - first
+        if size and log[0] <= now:  # some units have left the window
+            first = bisect_right(log, now)
+            live = size - first
+        else:
+            first = 0
+            live = size
         need = cost or 1
-        if live + need <= limit:
+        left = limit - live
+        if need <= left:
             if cost:
                 expiry = now + window
                 if size and expiry < log[-1]:
@@ -362,15 +423,17 @@ def _exact_ops(policy: RateLimit) -> tuple[Step, Op]:
                         log.append(expiry)
                     else:
                         log.extend([expiry] * cost)
-                return log, _make(cls, (True, limit - live - cost, 0.0, expiry - now, policy, None))
+                return new((True, left - cost, 0.0, expiry - now, policy, None))
             reset = log[-1] - now if live else 0.0
-            return log, _make(cls, (True, limit - live, 0.0, reset, policy, None))
+            return new((True, left, 0.0, reset, policy, None))
         # Refused: wait until enough of the oldest live units have left the window.
-        target = log[first + live + need - limit - 1]
+        target = log[first + need - left - 1]
         retry = target - now
         if now + retry != target:
             retry = _delay(now, target)
-        return log, _make(cls, (False, limit - live, retry, log[-1] - now, policy, None))
+        return new((False, left, retry, log[-1] - now, policy, None))
+
+    step = _stepper(apply, list)
 
     def refund(
         log: list[float] | None, now: float, cost: int
@@ -383,10 +446,10 @@ def _exact_ops(policy: RateLimit) -> tuple[Step, Op]:
                 del log[size - give :]  # the newest units go back first
         return log, step(log, now, 0, commit=False)[1]
 
-    return step, refund
+    return _Ops(step, apply, refund, list)
 
 
-def _counter_ops(policy: RateLimit) -> tuple[Step, Op]:
+def _counter_ops(policy: RateLimit) -> _Ops:
     """Build the sliding-window-counter operations for ``policy``.
 
     Fixed windows are aligned to multiples of ``window`` on the clock; the state is ``[end,
@@ -399,10 +462,12 @@ def _counter_ops(policy: RateLimit) -> tuple[Step, Op]:
     limit = policy.limit
     window = policy.window
     per_second = 1.0 / window
-    cls = RateLimitDecision
+    new = _new_decision
     # A refusal changes nothing, so clients hammering a refused key keep asking the same
-    # question; the answer to the last one is kept: ((end, prev, curr, need), first instant).
-    memo: tuple[tuple[float, int, int, int] | tuple[()], float] = ((), 0.0)
+    # question; the answer to the last one is kept as (end, prev, curr, need, first instant).
+    # One tuple, read and replaced whole, so a store running operations concurrently on other
+    # keys never sees half of one answer with half of another.
+    memo: tuple[float, int, int, int, float] = (_NAN, 0, 0, 0, 0.0)
 
     def roll(end: float, curr: int, now: float) -> tuple[float, int, int]:
         # Into the fixed window holding ``now``. The next window's end is ``end + window``, the
@@ -425,40 +490,36 @@ def _counter_ops(policy: RateLimit) -> tuple[Step, Op]:
             guess = end + window - (limit - need) * window / curr
         return _first_admitting(admits, guess, now)
 
-    def step(
-        state: list[Any] | None, now: float, cost: int, commit: bool = True
-    ) -> tuple[list[Any] | None, RateLimitDecision]:
+    def apply(state: list[Any], now: float, cost: int, commit: bool = True) -> RateLimitDecision:
         nonlocal memo
-        if state is None:
-            end = (now // window + 1.0) * window
-            prev = curr = 0
-        else:
-            end, prev, curr = state
-            if now >= end:  # a new fixed window: the current count becomes the previous one
-                end, prev, curr = roll(end, curr, now)
+        end, prev, curr = state
+        if now >= end:  # a new fixed window: the current count becomes the previous one
+            end, prev, curr = roll(end, curr, now)
         avail = limit - curr - prev * (end - now) * per_second
         need = cost or 1
         if need <= avail:
             curr += cost
             if cost and commit:
-                if state is None:
-                    state = [end, prev, curr]
-                else:
-                    state[:] = end, prev, curr
+                state[:] = end, prev, curr
             reset = end + window - now if curr else (end - now if prev else 0.0)
-            return state, _make(cls, (True, avail - cost, 0.0, reset, policy, None))
-        question = (end, prev, curr, need)
+            return new((True, avail - cost, 0.0, reset, policy, None))
         answer = memo
-        if answer[0] == question:
-            target = answer[1]
+        if answer[3] == need and answer[0] == end and answer[2] == curr and answer[1] == prev:
+            target = answer[4]
         else:
             target = first_time(end, prev, curr, need, now)
-            memo = (question, target)
+            memo = (end, prev, curr, need, target)
         retry = target - now
         if now + retry != target:
             retry = _delay(now, target)
         reset = end + window - now if curr else end - now
-        return state, _make(cls, (False, avail if avail > 0.0 else 0, retry, reset, policy, None))
+        return new((False, avail if avail > 0.0 else 0, retry, reset, policy, None))
+
+    def fresh() -> list[Any]:
+        # A window that ended before any reading: the first one rolls straight to its own.
+        return [-_INF, 0, 0]
+
+    step = _stepper(apply, fresh)
 
     def refund(
         state: list[Any] | None, now: float, cost: int
@@ -473,10 +534,10 @@ def _counter_ops(policy: RateLimit) -> tuple[Step, Op]:
             state[:] = end, prev, curr
         return state, step(state, now, 0, commit=False)[1]
 
-    return step, refund
+    return _Ops(step, apply, refund, fresh)
 
 
-def _gcra_ops(policy: RateLimit) -> tuple[Step, Op]:
+def _gcra_ops(policy: RateLimit) -> _Ops:
     """Build the GCRA operations for ``policy``.
 
     One unit is emitted every ``interval = window / limit`` seconds. The state ``[anchor, units]``
@@ -490,54 +551,53 @@ def _gcra_ops(policy: RateLimit) -> tuple[Step, Op]:
     burst = float(policy.capacity)
     interval = policy.window / policy.limit
     per_interval = 1.0 / interval
-    cls = RateLimitDecision
-    # As for the counter: the first admitting instant for the last refused question.
-    memo: tuple[tuple[float, float, int] | tuple[()], float] = ((), 0.0)
+    new = _new_decision
+    # As for the counter: (anchor, units, need, first instant) for the last refused question.
+    memo: tuple[float, float, float, float] = (_NAN, 0.0, 0.0, 0.0)
 
-    def first_time(anchor: float, units: float, need: int, now: float) -> float:
+    def first_time(anchor: float, units: float, need: float, now: float) -> float:
         def admits(at: float) -> bool:  # the step's own arithmetic
             return need <= burst - units + (at - anchor) * per_interval
 
         return _first_admitting(admits, anchor + (units + need - burst) * interval, now)
 
-    def step(
-        state: list[float] | None, now: float, cost: int, commit: bool = True
-    ) -> tuple[list[float] | None, RateLimitDecision]:
+    def apply(
+        state: list[float], now: float, cost: float, commit: bool = True
+    ) -> RateLimitDecision:
         nonlocal memo
-        if state is not None:
-            anchor, units = state
-            elapsed = now - anchor
-            free = burst - units + elapsed * per_interval
-            if free < burst:  # backlogged
-                if (cost or 1) <= free:
-                    units += cost
-                    if cost and commit:
-                        state[1] = units
-                    return state, _make(
-                        cls, (True, free - cost, 0.0, units * interval - elapsed, policy, None)
-                    )
-                question = (anchor, units, cost or 1)
-                answer = memo
-                if answer[0] == question:
-                    target = answer[1]
-                else:
-                    target = first_time(anchor, units, cost or 1, now)
-                    memo = (question, target)
-                retry = target - now
-                if now + retry != target:
-                    retry = _delay(now, target)
-                reset = units * interval - elapsed
-                return state, _make(
-                    cls, (False, free if free > 0.0 else 0, retry, reset, policy, None)
-                )
-            if cost and commit:  # at rest: a new backlog starts now
-                state[0] = now
-                state[1] = cost + 0.0
-        elif cost and commit:
+        anchor, units = state
+        elapsed = now - anchor
+        free = burst - units + elapsed * per_interval
+        if free < burst:  # backlogged
+            need = cost or 1
+            if need <= free:
+                units += cost
+                if cost and commit:
+                    state[1] = units
+                return new((True, free - cost, 0.0, units * interval - elapsed, policy, None))
+            answer = memo
+            if answer[2] == need and answer[0] == anchor and answer[1] == units:
+                target = answer[3]
+            else:
+                target = first_time(anchor, units, need, now)
+                memo = (anchor, units, need, target)
+            retry = target - now
+            if now + retry != target:
+                retry = _delay(now, target)
+            reset = units * interval - elapsed
+            return new((False, free if free > 0.0 else 0, retry, reset, policy, None))
+        if cost and commit:  # at rest: a new backlog starts now
+            state[0] = now
             # Units are kept as a float (``+ 0.0``) so the arithmetic above stays float-only,
             # which the interpreter runs faster than int and float mixed.
-            state = [now, cost + 0.0]
-        return state, _make(cls, (True, burst - cost, 0.0, cost * interval, policy, None))
+            state[1] = cost + 0.0
+        return new((True, burst - cost, 0.0, cost * interval, policy, None))
+
+    def fresh() -> list[float]:
+        # Anchored infinitely long ago: everything has drained, so the key is at rest.
+        return [-_INF, 0.0]
+
+    step = _stepper(apply, fresh)
 
     def refund(
         state: list[float] | None, now: float, cost: int
@@ -550,10 +610,10 @@ def _gcra_ops(policy: RateLimit) -> tuple[Step, Op]:
                 state[1] = units - min(cost, burst - (free // 1.0))
         return state, step(state, now, 0, commit=False)[1]
 
-    return step, refund
+    return _Ops(step, apply, refund, fresh)
 
 
-_FACTORIES: Final[dict[RateLimitStrategy, Callable[[RateLimit], tuple[Step, Op]]]] = {
+_FACTORIES: Final[dict[RateLimitStrategy, Callable[[RateLimit], _Ops]]] = {
     RateLimitStrategy.EXACT: _exact_ops,
     RateLimitStrategy.SLIDING_COUNTER: _counter_ops,
     RateLimitStrategy.GCRA: _gcra_ops,
@@ -566,47 +626,49 @@ def _combine(decisions: Sequence[RateLimitDecision]) -> RateLimitDecision:
     refused = [d for d in parts if not d[0]]
     if refused:
         worst = max(refused, key=lambda d: d[2])
-        return _make(RateLimitDecision, (False, worst[1], worst[2], worst[3], worst[4], parts))
+        return _new_decision((False, worst[1], worst[2], worst[3], worst[4], parts))
     tightest = min(parts, key=lambda d: d[1])
-    return _make(RateLimitDecision, (True, tightest[1], 0.0, tightest[3], tightest[4], parts))
+    return _new_decision((True, tightest[1], 0.0, tightest[3], tightest[4], parts))
 
 
-def _composite_ops(policies: Sequence[RateLimit]) -> tuple[Op, Op, Op]:
+def _composite_ops(policies: Sequence[RateLimit]) -> _Ops:
     """Build all-or-nothing operations over several policies; the state is a tuple of states."""
     built = [_FACTORIES[p.strategy](p) for p in policies]
-    steps = [b[0] for b in built]
-    refunds = [b[1] for b in built]
-    fresh = (None,) * len(built)
+    applies = [b.apply for b in built]
+    refunds = [b.refund for b in built]
+    makers = [b.fresh for b in built]
 
-    def step(state: tuple[Any, ...] | None, now: float, cost: int) -> tuple[Any, RateLimitDecision]:
-        states = fresh if state is None else state
-        trial = [sub(s, now, cost, commit=False)[1] for sub, s in zip(steps, states, strict=True)]
+    def apply(
+        states: tuple[Any, ...], now: float, cost: int, commit: bool = True
+    ) -> RateLimitDecision:
+        trial = [sub(s, now, cost, commit=False) for sub, s in zip(applies, states, strict=True)]
         if not cost:
-            return state, _combine(trial)
+            return _combine(trial)
         if not all(d[0] for d in trial):
             # Nothing is consumed: the policies that would have allowed report what they have now.
             shown = [
-                d if not d[0] else sub(s, now, 0, commit=False)[1]
-                for d, sub, s in zip(trial, steps, states, strict=True)
+                d if not d[0] else sub(s, now, 0, commit=False)
+                for d, sub, s in zip(trial, applies, states, strict=True)
             ]
-            return state, _combine(shown)
-        done = [sub(s, now, cost) for sub, s in zip(steps, states, strict=True)]
-        return tuple(d[0] for d in done), _combine([d[1] for d in done])
+            return _combine(shown)
+        return _combine([sub(s, now, cost, commit) for sub, s in zip(applies, states, strict=True)])
 
-    def peek(
-        state: tuple[Any, ...] | None, now: float, _cost: int
-    ) -> tuple[Any, RateLimitDecision]:
-        return step(state, now, 0)
+    def fresh() -> tuple[Any, ...]:
+        # The container itself never changes (each policy's state is updated in place), so a
+        # tuple: the smallest one.
+        return tuple(make() for make in makers)
+
+    step = _stepper(apply, fresh)
 
     def refund(
         state: tuple[Any, ...] | None, now: float, cost: int
     ) -> tuple[Any, RateLimitDecision]:
-        if state is None:
-            return step(None, now, 0)
-        done = [sub(s, now, cost) for sub, s in zip(refunds, state, strict=True)]
-        return tuple(d[0] for d in done), _combine([d[1] for d in done])
+        if state is not None:
+            for sub, s in zip(refunds, state, strict=True):
+                sub(s, now, cost)  # a live state is refunded in place
+        return state, step(state, now, 0, commit=False)[1]
 
-    return step, peek, refund
+    return _Ops(step, apply, refund, fresh)
 
 
 # -- the limiter -----------------------------------------------------------------------------------
@@ -738,30 +800,34 @@ class RateLimiter:
                 raise TypeError(f"hooks must be callables, got {type(hook).__name__}")
         if store is None:
             store = MemoryRateLimitStore(ttl=max(p.ttl for p in policies), max_keys=max_keys)
-        if len(policies) == 1:
-            step, self._refund = _FACTORIES[policies[0].strategy](policies[0])
-            self._hit = step
+        ops = (
+            _FACTORIES[policies[0].strategy](policies[0])
+            if len(policies) == 1
+            else _composite_ops(policies)
+        )
+        step = ops.step
 
-            def peek(state: Any, now: float, _cost: int) -> tuple[Any, RateLimitDecision]:
-                return step(state, now, 0, commit=False)
+        def peek(state: Any, now: float, _cost: int) -> tuple[Any, RateLimitDecision]:
+            return step(state, now, 0, commit=False)
 
-            self._peek = peek
-        else:
-            self._hit, self._peek, self._refund = _composite_ops(policies)
+        self._hit = step
+        self._peek = peek
+        self._refund = ops.refund
         self._policies = policies
         self._clock = clock
         self._store = store
         self._update = store.update
         if isinstance(store, MemoryRateLimitStore):
-            # The in-memory store fuses the clock read, the lock and the operation into one
-            # frame; the instance attribute shadows the generic method below, which any other
-            # store goes through.
+            # The in-memory store fuses the clock read, the lock and the decision into one frame
+            # around ``apply``; the instance attribute shadows the generic method below, which
+            # any other store goes through.
             gcra = len(policies) == 1 and policies[0].strategy is RateLimitStrategy.GCRA
             fast = store.hit_function(
-                self._hit,
-                clock,
-                self._check_cost,
-                self._emit if self._hooks else None,
+                step,
+                ops.apply,
+                clock=clock,
+                check_cost=self._check_cost,
+                on_refused=self._emit if self._hooks else None,
                 unit=1.0 if gcra else 1,
             )
             fast.__doc__ = RateLimiter.hit.__doc__
