@@ -35,7 +35,7 @@ def tests(session: nox.Session) -> None:
 @nox.session
 def typing(session: nox.Session) -> None:
     """mypy --strict over the package, the tests and the typing examples."""
-    session.install("-e", ".[redis]", *_group("typing"))
+    session.install("-e", ".[redis]", *_group("typing"), *_group("bench"))
     session.run("mypy", "src", "tests", "benchmarks", "examples", *session.posargs)
 
 

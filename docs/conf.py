@@ -52,6 +52,6 @@ nitpick_ignore_regex = [
 
 html_theme = "furo"
 html_title = "commerce_kit"
-html_static_path: list[str] = []
+html_static_path = ["_static"]
 
 doctest_global_setup = "import commerce_kit"
