@@ -346,7 +346,30 @@ class Listing(BaseModel):
         return value
 
 
+class Later(BaseModel):
+    sku: Sku
+    part: PartDefinedLater
+
+
+# Built while Later still names a class that does not exist yet, as a module may do.
+LATER = Validator(model=Later)
+
+
+class PartDefinedLater(BaseModel):
+    price: Money
+
+
+Later.model_rebuild()
+
+
 class TestCustomModel:
+    def test_takes_a_model_completed_after_the_validator_was_built(self) -> None:
+        report = LATER.validate([{"sku": "A1", "part": {"price": "2"}}, {"sku": "A2", "part": {}}])
+        assert (1, ["record 2, part.price: is required"]) == (
+            len(report.accepted),
+            [error.message for error in report.errors],
+        )
+
     def test_validates_with_the_given_model_and_our_wording(self) -> None:
         validator = Validator(model=Listing)
         report = validator.validate(

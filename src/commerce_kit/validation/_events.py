@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Mapping
+from collections import OrderedDict
+from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, TypeAlias
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from commerce_kit.validation._security import DEFAULT_POLICY, SecurityPolicy, Threat, ThreatCategory
 
@@ -149,16 +150,52 @@ def call_hooks(
             LOGGER.exception("validation hook %r failed on %s", hook, type(event).__name__)
 
 
+class Memo:
+    """A bounded map that forgets its least recently used entry first.
+
+    A validation remembers the outcome of long texts in one (feeds repeat descriptions across
+    the variants of a product); the bound keeps memory flat however long the feed.
+    """
+
+    __slots__ = ("_entries", "size")
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self._entries: OrderedDict[Hashable, Any] = OrderedDict()
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def get(self, key: Hashable) -> Any:
+        """The value stored under ``key``, now the most recently used, or None."""
+        entries = self._entries
+        value = entries.get(key)
+        if value is not None:
+            entries.move_to_end(key)
+        return value
+
+    def put(self, key: Hashable, value: object) -> None:
+        """Store ``value`` under ``key`` (not present), forgetting the oldest entry if full."""
+        entries = self._entries
+        if len(entries) >= self.size:
+            entries.popitem(last=False)
+        entries[key] = value
+
+
+#: How many texts one validation remembers (see :class:`Memo`).
+MEMO_SIZE = 128
+
+
 class Scope:
     """The context one validation passes to its field validators (through pydantic).
 
     It carries the security policy, where in the feed the current record is, where security
-    events go, and default field values for models that apply them themselves. A field
-    validator called without a scope (a model built directly) uses the default policy and
-    only logs its events.
+    events go, default field values for models that apply them themselves, and the memo of
+    text outcomes, when the validation keeps one. A field validator called without a scope (a
+    model built directly) uses the default policy and only logs its events.
     """
 
-    __slots__ = ("defaults", "feed_id", "index", "line", "partner_id", "policy", "sink")
+    __slots__ = ("defaults", "feed_id", "index", "line", "memo", "partner_id", "policy", "sink")
 
     def __init__(
         self,
@@ -167,6 +204,7 @@ class Scope:
         *,
         feed_id: str | None = None,
         partner_id: str | None = None,
+        memo: Memo | None = None,
     ) -> None:
         self.policy = policy
         self.sink = sink
@@ -175,6 +213,7 @@ class Scope:
         self.line: int | None = None
         self.index: int | None = None
         self.defaults: Mapping[str, object] = {}
+        self.memo = memo
 
 
 def policy_of(context: object) -> SecurityPolicy:

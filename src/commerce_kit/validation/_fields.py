@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import math
 import re
+import unicodedata
 from decimal import Decimal, InvalidOperation
 from typing import Annotated, Any
 from urllib.parse import urlsplit
@@ -30,13 +31,22 @@ from pydantic_core import CoreSchema, PydanticCustomError, core_schema
 
 from commerce_kit.validation._catalogue import fail
 from commerce_kit.validation._currencies import MINOR_UNITS
-from commerce_kit.validation._events import note_threats, policy_of
+from commerce_kit.validation._events import Scope, note_threats, policy_of
 from commerce_kit.validation._sanitize import (
     FORMULA_PREFIXES,
+    clean_html,
+    find_forbidden,
     forbidden_character,
-    neutralize_formula,
+    latin1,
     sanitize_html,
     sanitize_text,
+    settled,
+)
+from commerce_kit.validation._security import (
+    DEFAULT_POLICY,
+    SecurityPolicy,
+    Threat,
+    inspect_field,
 )
 
 __all__ = [
@@ -149,6 +159,9 @@ class _GtinRule(_Rule):
 # -- money and quantities ------------------------------------------------------------------------
 
 _PRICE = re.compile(r"\s*(-?)\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]{3})?\s*")
+# Most prices in a feed: up to nine ASCII digits, a point and two decimals.
+_COMMON_PRICE = re.compile(r"[0-9]{1,9}\.[0-9]{2}")
+_MINOR_UNITS = dict(MINOR_UNITS)
 _PRICE_LIMIT = Decimal(1_000_000_000)
 _DEFAULT_PLACES = 2
 _QUANTUM = {places: Decimal(1).scaleb(-places) for places in range(5)}
@@ -180,6 +193,19 @@ class _MoneyRule(_Rule):
         }
 
     def validate(self, value: object, info: core_schema.ValidationInfo) -> Decimal:
+        if type(value) is str and _COMMON_PRICE.fullmatch(value) is not None:
+            # The usual "15.00": positive unless zero, below the limit, with the two places
+            # of most currencies, so :meth:`check` would give it back as it is.
+            amount = Decimal(value)
+            if amount:
+                data = info.data
+                currency = data.get("currency") if data else None
+                if not currency or _MINOR_UNITS.get(currency, _DEFAULT_PLACES) == _DEFAULT_PLACES:
+                    return amount
+        return self.check(value, info)
+
+    def check(self, value: object, info: core_schema.ValidationInfo) -> Decimal:
+        """Apply every rule to any value (:meth:`validate` first takes the common case)."""
         given = None
         if isinstance(value, str):
             match = _PRICE.fullmatch(value)
@@ -251,6 +277,15 @@ class _StockRule(_Rule):
         return {"type": "integer", "minimum": 0, "maximum": _STOCK_LIMIT}
 
     def validate(self, value: object, info: core_schema.ValidationInfo) -> int:
+        if type(value) is str and value.isdigit() and value.isascii() and len(value) <= 10:
+            # The usual "12", which :meth:`check` would read the same way.
+            count = int(value)
+            if count <= _STOCK_LIMIT:
+                return count
+        return self.check(value, info)
+
+    def check(self, value: object, info: core_schema.ValidationInfo) -> int:
+        """Apply every rule to any value (:meth:`validate` first takes the common case)."""
         if type(value) is int:
             count = value
         elif type(value) is float and value.is_integer():
@@ -291,6 +326,16 @@ _PLAIN_URL = re.compile(
 )
 
 
+# The same in ASCII, host labels without "_": what nearly every URL is, matched without the
+# Unicode classes and case folding that make _PLAIN_URL slower. It accepts nothing _PLAIN_URL
+# refuses.
+_ASCII_URL = re.compile(
+    r"""[Hh][Tt][Tt][Pp][Ss]?://[A-Za-z0-9]+(?:-+[A-Za-z0-9]+)*(?:\.[A-Za-z0-9]+(?:-+[A-Za-z0-9]+)*)*
+    \.?(?::[1-9][0-9]{0,3})?(?:[/?\#][!\#-;=?-\[\]_a-z~]*)?""",
+    re.VERBOSE,
+)
+
+
 class _UrlRule(_Rule):
     __slots__ = ()
     public_name = "WebUrl"
@@ -304,7 +349,7 @@ class _UrlRule(_Rule):
         url = value.strip()
         if len(url) > _URL_LIMIT:
             raise fail("url.too_long")
-        if _PLAIN_URL.fullmatch(url):
+        if _ASCII_URL.fullmatch(url) or _PLAIN_URL.fullmatch(url):
             return url
         if _URL_FORBIDDEN.search(url):
             raise _refuse(fail("url.format"), value, info)
@@ -327,6 +372,16 @@ class _UrlRule(_Rule):
 
 
 # -- free text -----------------------------------------------------------------------------------
+
+# A text field's outcome: the stored text, the detections, and the error code and its context.
+_Outcome = tuple[str, tuple[Threat, ...], tuple[str, dict[str, Any]] | None]
+
+# Within one validation, texts of this many characters are remembered with their outcome: feeds
+# repeat long descriptions across the variants of a product, and sanitizing and inspecting them
+# again would give the same result. Short texts cost less to check than to remember; the upper
+# bound keeps the memory a memo holds small (MEMO_SIZE texts of at most this many characters).
+_MEMO_MIN_LENGTH = 64
+_MEMO_MAX_LENGTH = 4096
 
 
 class _TextRule(_Rule):
@@ -351,36 +406,86 @@ class _TextRule(_Rule):
     def sanitize(self, text: str) -> str:
         raise NotImplementedError
 
+    def _sanitize(self, text: str) -> str:
+        """:meth:`sanitize` for text already known to hold valid Unicode."""
+        raise NotImplementedError
+
     def validate(self, value: object, info: core_schema.ValidationInfo) -> str:
         if not isinstance(value, str):
             raise fail("text.type")
+        context = info.context
+        outcome: _Outcome | None
+        if type(context) is Scope:
+            policy = context.policy
+            memo = context.memo
+            if memo is not None and _MEMO_MIN_LENGTH <= len(value) <= _MEMO_MAX_LENGTH:
+                key = (self, value)
+                outcome = memo.get(key)
+                if outcome is None:
+                    outcome = self._outcome(value, policy)
+                    memo.put(key, outcome)
+            else:
+                outcome = self._outcome(value, policy)
+        else:
+            policy = DEFAULT_POLICY
+            outcome = self._outcome(value, policy)
+        text, threats, error = outcome
+        if threats:
+            note_threats(context, info.field_name, threats, rejected=policy.strict)
+        if error is not None:
+            raise fail(error[0], **error[1])
+        return text
+
+    def _outcome(self, value: str, policy: SecurityPolicy) -> _Outcome:
+        """What validating ``value`` gives: a pure function of the value, the rule and the policy.
+
+        Returns ``(text, threats, error)``: the stored text, the detections to report, and the
+        error to raise (a code and its context), if any. Each step is the public function of
+        the same name (:func:`forbidden_character`, :meth:`SecurityPolicy.inspect`,
+        :meth:`sanitize`) fed with what the earlier steps found out, so the text is read as few
+        times as possible.
+        """
         # Markup may legitimately inflate a text a few times over; far beyond that, refuse
         # before spending time on parsing.
         if len(value) > 4 * self.max_length + 1024:
-            raise fail("text.too_long", max_length=self.max_length)
-        found = forbidden_character(value, multiline=self.multiline)
+            return "", (), ("text.too_long", {"max_length": self.max_length})
+        raw = value.encode() if value.isascii() else latin1(value)
+        found = find_forbidden(value, self.multiline, raw)
         if found is not None:
-            raise fail(found[0])
-        if value:
-            policy = policy_of(info.context)
-            threats = policy.inspect(value)
-            if threats:
-                note_threats(info.context, info.field_name, threats, rejected=policy.strict)
-                if policy.strict:
-                    raise fail(threats[0].code, rule=threats[0].rule)
-        text = self.sanitize(value).strip()
+            return "", (), (found[0], {})
+        # Allow-listed markup written plainly comes out of the HTML sanitizer unchanged.
+        markup = self.multiline and "<" in value and settled(value)
+        threats = inspect_field(policy, value, raw, plain_tags=markup) if value else ()
+        if threats and policy.strict:
+            return "", threats, (threats[0].code, {"rule": threats[0].rule})
+        if (
+            (markup or ("<" not in value and "&" not in value))
+            and "\r" not in value
+            and (raw is not None or unicodedata.is_normalized("NFC", value))
+        ):
+            # What the sanitizers give back unchanged: text in NFC without markup characters,
+            # or allow-listed markup written plainly.
+            text = value.strip()
+        else:
+            text = self._sanitize(value).strip()
         if text is not value:
             # Decoded entities such as &#x202e; come back as characters: check them again.
             found = forbidden_character(text, multiline=self.multiline)
             if found is not None:
-                raise fail(found[0])
+                return "", threats, (found[0], {})
         if len(text) < self.min_length:
-            raise fail("text.too_short", min_length=self.min_length) if text else fail("text.empty")
-        if self.neutralize_formulas:
-            text = neutralize_formula(text)
-        if _length(text) > self.max_length:
-            raise fail("text.too_long", max_length=self.max_length)
-        return text
+            if text:
+                return "", threats, ("text.too_short", {"min_length": self.min_length})
+            return "", threats, ("text.empty", {})
+        if self.neutralize_formulas and text and text[0] in FORMULA_PREFIXES:
+            # neutralize_formula, and the quote it adds does not count towards the length.
+            text = "'" + text
+            length = len(text) - 1
+        else:
+            length = _length(text)
+        if length > self.max_length:
+            return "", threats, ("text.too_long", {"max_length": self.max_length})
+        return text, threats, None
 
 
 def _length(text: str) -> int:
@@ -426,6 +531,8 @@ class SanitizedText(_TextRule):
         """Return ``text`` as plain text (see :func:`sanitize_text`)."""
         return sanitize_text(text)
 
+    _sanitize = sanitize
+
 
 class SanitizedHtml(_TextRule):
     """Rich-text rules for an ``Annotated[str, ...]`` field, such as a description.
@@ -462,6 +569,11 @@ class SanitizedHtml(_TextRule):
         if "\r" in text:
             text = text.replace("\r\n", "\n").replace("\r", "\n")
         return sanitize_html(text)
+
+    def _sanitize(self, text: str) -> str:
+        if "\r" in text:
+            text = text.replace("\r\n", "\n").replace("\r", "\n")
+        return clean_html(text, valid_unicode=True)
 
 
 #: A stock-keeping unit: 1 to 64 letters, digits, ``.``, ``_`` or ``-``, starting with a letter or

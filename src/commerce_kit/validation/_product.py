@@ -71,13 +71,21 @@ class Product(BaseModel):
     def _blank_fields_and_price_currency(cls, data: Any, info: ValidationInfo) -> Any:
         if not isinstance(data, Mapping):
             return data
-        record = {key: value for key, value in data.items() if not _is_blank(value)}
+        try:
+            # One C loop over the values: a blank text strips to "", and a value that is not
+            # text (None among them) raises.
+            blank = not all(map(str.strip, data.values()))
+        except TypeError:
+            blank = True
+        if blank or type(data) is not dict:
+            record = {key: value for key, value in data.items() if not _is_blank(value)}
+        else:
+            record = data  # copied below before any change: the caller's dict is left alone
         if "currency" not in record:
             currency = currency_in_price(record.get("price"))
             if currency is not None:
-                record["currency"] = currency
+                record = {**record, "currency": currency}
         scope = info.context
         if isinstance(scope, Scope) and scope.defaults:
-            for key, value in scope.defaults.items():
-                record.setdefault(key, value)
+            record = {**scope.defaults, **record}
         return record

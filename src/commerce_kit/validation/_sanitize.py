@@ -17,10 +17,14 @@ import nh3
 __all__ = [
     "DESCRIPTION_TAGS",
     "FORMULA_PREFIXES",
+    "clean_html",
+    "find_forbidden",
     "forbidden_character",
+    "latin1",
     "neutralize_formula",
     "sanitize_html",
     "sanitize_text",
+    "settled",
 ]
 
 #: The tags kept in rich-text fields; every other tag is removed and its text kept.
@@ -72,6 +76,11 @@ FORMULA_PREFIXES = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
 _NEEDS_HTML = re.compile("[<&]")
 
 
+def _needs_html(text: str) -> bool:
+    # Two memchr calls: several times faster than one search for a character class.
+    return "<" in text or "&" in text
+
+
 def _nfc(text: str) -> str:
     if text.isascii() or unicodedata.is_normalized("NFC", text):
         return text
@@ -97,7 +106,7 @@ def sanitize_text(value: str) -> str:
     """
     text = _nfc(value)
     for _ in range(_MAX_PASSES):
-        if _NEEDS_HTML.search(text) is None:
+        if not _needs_html(text):
             return text
         cleaned = _nfc(html.unescape(_TEXT_CLEANER.clean(text)))
         if cleaned == text:
@@ -116,7 +125,10 @@ def sanitize_html(value: str) -> str:
     removed) and ``rel="noopener nofollow"`` added. Every other tag is removed and its text kept,
     except code-carrying elements (``script``, ``style``, ``iframe``, ``template``...), removed
     with their content; every other attribute, event handlers included, is removed. Text is
-    NFC normalized, and the cleaning repeats until the output cleans to itself.
+    NFC normalized, and the cleaning repeats until the output cleans to itself. Text without
+    ``<`` or ``&`` holds no markup and is only normalized: a ``>``, a quote or a no-break space
+    in it stays as written (none can start markup in HTML text), where parsing would write
+    ``&gt;`` or ``&nbsp;``.
 
     Args:
         value: The received HTML fragment.
@@ -126,9 +138,21 @@ def sanitize_html(value: str) -> str:
 
     .. versionadded:: 0.1.0
     """
+    return clean_html(value, valid_unicode=False)
+
+
+def clean_html(value: str, *, valid_unicode: bool) -> str:
+    """:func:`sanitize_html`, told whether ``value`` is known to hold no lone surrogate.
+
+    Fragments that already are plain allow-listed markup (see :func:`settled`) are returned
+    without parsing: parsing would give them back unchanged. A lone surrogate makes the parser
+    fail, so such text never takes that shortcut.
+    """
     text = _nfc(value)
     for _ in range(_MAX_PASSES):
-        if _NEEDS_HTML.search(text) is None:
+        if not _needs_html(text):
+            return text
+        if settled(text) and (valid_unicode or text.isascii() or not _SURROGATE.search(text)):
             return text
         cleaned = _nfc(_HTML_CLEANER.clean(text))
         if cleaned == text:
@@ -137,6 +161,100 @@ def sanitize_html(value: str) -> str:
     # Serializations that keep re-parsing differently are how mutation XSS works; such input is
     # reduced to its text, escaped.
     return html.escape(sanitize_text(text), quote=False)
+
+
+# -- allow-listed markup the cleaner would return unchanged ----------------------------------------
+#
+# Most rich descriptions are already clean: paragraphs, lists and emphasis, written plainly. The
+# HTML5 parser and serializer behind nh3 give such a fragment back character for character when
+#
+# * its text holds none of the characters the serializer rewrites or the parser drops: "&", "<"
+#   and ">" (escaped), U+00A0 (written "&nbsp;"), NUL (dropped), CR (read as LF) and U+FEFF (a
+#   byte-order mark, dropped at the start);
+# * every "<" opens a tag of the allow-list written exactly ``<p>``, ``</p>``, ``<br>``... (no
+#   attribute, no space, lower case; ``<a>`` is left out, since the cleaner adds ``rel`` to it);
+# * the tags nest properly, so the parser never closes or reopens an element on its own. The
+#   tree-building rules that close an element implicitly are the ones a start tag ``p``, ``ul``,
+#   ``ol`` or ``li`` triggers on an open ``p`` (closed first) and ``li`` on an open ``li``; they
+#   cannot fire when no ``p`` is open at a ``p``, ``ul``, ``ol`` or ``li``, and an ``li`` is the
+#   direct child of a ``ul`` or ``ol``. Proper nesting also keeps the list of active formatting
+#   elements in step with the open elements, so nothing is ever reconstructed.
+#
+# The test suite checks this shortcut against nh3 itself on generated markup.
+
+_SURROGATE = re.compile("[\ud800-\udfff]")
+# Any tag without attributes; the names are checked once per layout.
+_PLAIN_TAG = re.compile(r"</?[a-z]+>")
+_PLAIN_NAMES = frozenset({"p", "br", "ul", "ol", "li", "strong", "em", "b", "i"})
+_CLOSES_OPEN_P = frozenset({"p", "ul", "ol", "li"})
+_LISTS = frozenset({"ul", "ol"})
+# Deeper nesting is left to the parser (it has no bearing on real descriptions).
+_MAX_DEPTH = 32
+# The verdict for each sequence of tags seen: descriptions of one feed share a few layouts.
+# Tags only, never text, and bounded: the map is emptied when it is full.
+_LAYOUTS: dict[str, bool] = {}
+_LAYOUTS_SIZE = 256
+_LAYOUT_LENGTH = 1024
+
+
+def settled(text: str) -> bool:
+    """Whether the description cleaner would return ``text`` (NFC, no surrogate) unchanged."""
+    if "&" in text or "\x00" in text or "\r" in text:
+        return False
+    if not text.isascii() and ("\xa0" in text or "\ufeff" in text):
+        return False
+    tags = _PLAIN_TAG.findall(text)
+    count = len(tags)
+    if count != text.count("<") or count != text.count(">"):
+        return False
+    layout = "".join(tags)
+    verdict = _LAYOUTS.get(layout)
+    if verdict is None:
+        verdict = _nests_plainly(tags)
+        if len(layout) <= _LAYOUT_LENGTH:
+            if len(_LAYOUTS) >= _LAYOUTS_SIZE:
+                _LAYOUTS.clear()
+            _LAYOUTS[layout] = verdict
+    return verdict
+
+
+def _nests_plainly(tags: list[str]) -> bool:
+    """Whether tags such as ``["<p>", "<b>", "</b>", "</p>"]`` nest without implied closing."""
+    stack: list[str] = []
+    for tag in tags:
+        if tag[1] == "/":
+            # Only an open element is closed: this also refuses "</br>", read as "<br>".
+            if not stack or stack.pop() != tag[2:-1]:
+                return False
+            continue
+        name = tag[1:-1]
+        if name not in _PLAIN_NAMES:
+            return False
+        if name == "br":
+            continue
+        if name in _CLOSES_OPEN_P and "p" in stack:
+            return False
+        if name == "li" and (not stack or stack[-1] not in _LISTS):
+            return False
+        if len(stack) == _MAX_DEPTH:
+            return False
+        stack.append(name)
+    return not stack
+
+
+def latin1(text: str) -> bytes | None:
+    """The text's bytes when every character is below U+0100 (most product text), else None.
+
+    Such text can be checked byte-wise, in C, where ``str`` methods would look up each
+    character in the Unicode tables; and it is always in NFC, since no character below U+0100
+    decomposes or combines with another one.
+    """
+    if text.isascii():
+        return text.encode()
+    try:
+        return text.encode("latin-1")
+    except UnicodeEncodeError:
+        return None
 
 
 def neutralize_formula(value: str) -> str:
@@ -181,10 +299,14 @@ def forbidden_character(text: str, *, multiline: bool) -> tuple[str, int] | None
     Returns:
         ``(code, position)`` of the first refused character, or None when there is none.
     """
-    # Printable text holds none of them; checking that first is several times faster.
-    if text.isprintable() or (
-        multiline and text.replace("\n", " ").replace("\t", " ").replace("\r", " ").isprintable()
-    ):
+    return find_forbidden(text, multiline, text.encode() if text.isascii() else None)
+
+
+def find_forbidden(text: str, multiline: bool, raw: bytes | None) -> tuple[str, int] | None:
+    """:func:`forbidden_character`, given ``latin1(text)`` (or None to look character-wise)."""
+    # Deleting the allowed bytes leaves the refused ones: a C loop several times faster than
+    # str.isprintable or a search.
+    if raw is not None and not raw.translate(None, _MULTILINE if multiline else _SINGLE_LINE):
         return None
     match = (_FORBIDDEN_MULTILINE if multiline else _FORBIDDEN_SINGLE_LINE).search(text)
     if match is None:
@@ -195,3 +317,8 @@ def forbidden_character(text: str, *, multiline: bool) -> tuple[str, int] | None
     if code >= 0x202A:
         return "text.bidi_control", match.start()
     return "text.control_chars", match.start()
+
+
+# The bytes below U+0100 a text field allows: all but the C0 and C1 controls and DEL.
+_SINGLE_LINE = bytes(range(0x20, 0x7F)) + bytes(range(0xA0, 0x100))
+_MULTILINE = _SINGLE_LINE + b"\t\n\r"

@@ -23,7 +23,15 @@ from urllib.parse import unquote
 
 from commerce_kit.validation._excerpt import excerpt
 
-__all__ = ["DEFAULT_POLICY", "SecurityMode", "SecurityPolicy", "Threat", "ThreatCategory"]
+__all__ = [
+    "DEFAULT_POLICY",
+    "SecurityMode",
+    "SecurityPolicy",
+    "Threat",
+    "ThreatCategory",
+    "inspect_field",
+    "scan",
+]
 
 
 class SecurityMode(str, Enum):
@@ -285,6 +293,8 @@ def _js_unescape(match: re.Match[str]) -> str:
 def _decoded(text: str) -> str:
     """Lower case, with percent-, entity- and JavaScript escapes decoded (twice, for layers)."""
     view = text.lower()
+    if "%" not in view and "&" not in view and "\\" not in view:
+        return view
     for _ in range(2):
         before = view
         if "%" in view and _PERCENT.search(view):
@@ -435,6 +445,100 @@ class _Scan:
             at = view.find("=", at + 1)
 
 
+def _view(text: str) -> str:
+    """The text as every rule reads it: decoded, lower case, typographic quotes folded."""
+    view = _decoded(text)
+    if not view.isascii() and _has_typographic(view):
+        view = view.translate(_FOLD)
+    return view
+
+
+# -- the quiet-text gate ---------------------------------------------------------------------------
+#
+# Most product text can match no rule at all, and proving it costs far less than running the
+# rules: each rule needs a character or a word that ordinary text rarely holds in that place. The
+# gate asks, for every way :func:`scan` can find something, whether what it needs is there; only
+# if nothing is, the text is quiet. Each check is implied by the rule it stands for (the gate may
+# send an innocent text to the scan, never the other way round), and the test suite checks that
+# ``inspect`` and the full scan agree on generated text and on the attack corpora.
+
+# Each position rule has a search of its own that finds the first place it could start, from a
+# character ordinary text rarely holds there; a search whose pattern starts with one literal
+# character skips the rest of the text in C. "+" is read as a space where the SQL rules read it
+# so (they scan the text with "+" as a space).
+_STATEMENT_WORDS = (
+    "drop|delete|insert|truncate|update|create|alter|exec|declare|shutdown|waitfor|backup|grant"
+    "|revoke|into"
+)
+# After a quote, the scan tries its rules only where the quote is not followed by a letter or a
+# digit (unless they start a statement) and the rest of the text, past spaces, tabs, line feeds
+# and parentheses, starts with an operator or a statement, or is empty. Of the operators, "-",
+# "#", "/", "+", "*" and "," lead to no SQL rule except the comment one, which only applies within
+# 32 characters of the end, nor to a script break-out unless a call follows. ``[^\W_]`` is exactly
+# what ``str.isalnum`` accepts.
+_AFTER_QUOTE_GATE = rf"""(?:
+    (?=[dituceswgr])(?:{_STATEMENT_WORDS})
+  | (?![^\W_])(?:
+      [ \t\n)+]*(?=[oax|&;dituceswbgr])(?:or|and|xor|\|\||&&|;|{_STATEMENT_WORDS}|select)
+    | [ \t\n)+]{{23}}
+    | (?=[\s)+]*(?:-|\#|/\*|;))(?=[\s\S]{{0,31}}\Z)
+    | \s*[-+*/;,|&]\s*(?:alert|confirm|prompt|eval|fetch|import|document|window|top|self
+      |parent)))"""
+# One search per quote character: a pattern starting with a single literal is searched fastest.
+_GATE_QUOTES = tuple(
+    (quote, re.compile(re.escape(quote) + _AFTER_QUOTE_GATE, re.VERBOSE)) for quote in "'\"`"
+)
+_GATE_SEMICOLON = re.compile(rf";[\s+]*(?:{_STATEMENT_WORDS}|select)")
+# _AT_PAREN's names, each as a look-behind so the search runs from the "(".
+_GATE_PAREN = re.compile(
+    r"""\((?:(?<=[a-z:.]\()(?:(?<=sleep\()|(?<=benchmark\()|(?<=randomblob\()|(?<=load_file\()
+    |(?<=extractvalue\()|(?<=updatexml\()|(?<=name_const\()|(?<=floor\()|(?<=exp\()
+    |(?<=convert\()|(?<=\.sn\()|(?<=expression\()|(?<=:url\())|[\s+]*select)""",
+    re.VERBOSE,
+)
+# A "<" that does not open or close one of the common formatting tags, written plainly.
+_GATE_TAG = re.compile(r"<(?!/?(?:p|br|ul|ol|li|strong|em|b|i|a)>)")
+
+
+# The characters _AT_START can match first, besides white space.
+_AT_START_FIRST = frozenset("oax|&'\"lwgs")
+
+
+def _quiet(view: str, *, plain_tags: bool = False) -> bool:
+    """Whether no rule of the scan can match ``view``, shown by cheaper tests than the rules.
+
+    Single characters are looked for first: that is a memchr, while a word costs a real search.
+    ``plain_tags`` says the caller has checked that every "<" opens or closes one of the common
+    formatting tags.
+    """
+    # Every comparison, attribute and event-handler rule needs an "="; "/*" starts a second
+    # pass over the text with its comments removed.
+    if "=" in view or ("*" in view and "/*" in view) or ("@" in view and "@import" in view):
+        return False
+    for quote, gate in _GATE_QUOTES:
+        if quote in view and gate.search(view) is not None:
+            return False
+    if ";" in view and _GATE_SEMICOLON.search(view) is not None:
+        return False
+    if "(" in view and _GATE_PAREN.search(view) is not None:
+        return False
+    if not plain_tags and "<" in view and _GATE_TAG.search(view) is not None:
+        return False
+    sql_view = view.replace("+", " ") if "+" in view else view
+    first = sql_view[:1]
+    if (first in _AT_START_FIRST or first.isspace()) and _AT_START.match(sql_view) is not None:
+        return False
+    if _keyword_rules(sql_view) is not None:
+        return False
+    if ("'" in view or '"' in view) and "like" in view:
+        return False
+    # Both URL rules end with a colon.
+    if ":" in view and ("script" in view or "data:" in view):
+        scheme_view = _URL_NOISE.sub("", view) if _URL_NOISE.search(view) else view
+        return _XSS_SCHEME.search(scheme_view) is None
+    return True
+
+
 class SecurityPolicy:
     """Flags text that looks like SQL injection or XSS, and decides whether to reject it.
 
@@ -494,31 +598,77 @@ class SecurityPolicy:
         """
         if not (self.sql_injection or self.xss):
             return ()
-        view = _decoded(text)
-        if not view.isascii() and _has_typographic(view):
-            view = view.translate(_FOLD)
-        scan = _Scan(view, want_sql=self.sql_injection, want_xss=self.xss)
-        if self.xss:
-            scan.fixed_xss()
-        if self.sql_injection:
-            scan.fixed_sql()
-        if not scan.done():
-            scan.positions()
-        if self.sql_injection:
-            scan.keywords_sql()
-            if scan.sql is None and "/*" in view:
-                # Comments read as whitespace: `union/**/select`, `or/*x*/1=1`.
-                scan.sql_view = _COMMENT.sub(" ", scan.sql_view)
-                scan.want_xss = False
-                scan.fixed_sql()
-                scan.positions()
-                scan.keywords_sql()
-        threats = []
-        if scan.sql is not None:
-            threats.append(_threat(ThreatCategory.SQL_INJECTION, scan.sql))
-        if scan.xss is not None:
-            threats.append(_threat(ThreatCategory.XSS, scan.xss))
-        return tuple(threats)
+        view = _view(text)
+        if _quiet(view):
+            return ()
+        return scan(view, sql_injection=self.sql_injection, xss=self.xss)
+
+
+def inspect_field(
+    policy: SecurityPolicy, text: str, raw: bytes | None, *, plain_tags: bool
+) -> tuple[Threat, ...]:
+    """:meth:`SecurityPolicy.inspect`, with what a text field already knows about ``text``.
+
+    Args:
+        policy: The policy inspecting the text.
+        text: Received text, before sanitization.
+        raw: ``latin1(text)``: its bytes when every character is below U+0100, else None.
+        plain_tags: Whether every "<" in ``text`` opens or closes a common formatting tag
+            written plainly (``<p>``, ``</li>``...).
+
+    Returns:
+        What ``policy.inspect(text)`` returns.
+    """
+    sql_injection, xss = policy.sql_injection, policy.xss
+    if not (sql_injection or xss):
+        return ()
+    # Nothing to decode ("100%" is no escape): the rules read the text in lower case.
+    plain = (
+        "&" not in text and "\\" not in text and ("%" not in text or _PERCENT.search(text) is None)
+    )
+    if plain and raw is not None:
+        if text.isascii():
+            view = text.lower()
+        else:
+            # Lowering the bytes changes only ASCII letters (str.lower would look up every
+            # character): the other letters stay letters, which is all the gate asks of them.
+            # Typographic quotes are above U+00FF, so there is nothing to fold.
+            if _quiet(raw.lower().decode("latin-1"), plain_tags=plain_tags):
+                return ()
+            return scan(_view(text), sql_injection=sql_injection, xss=xss)
+    else:
+        view = _view(text)
+        # Decoded escapes may make new tags.
+        plain_tags = plain_tags and plain
+    if _quiet(view, plain_tags=plain_tags):
+        return ()
+    return scan(view, sql_injection=sql_injection, xss=xss)
+
+
+def scan(view: str, *, sql_injection: bool, xss: bool) -> tuple[Threat, ...]:
+    """Run every rule over ``view`` (see :func:`_view`), the slow path the gate skips."""
+    found = _Scan(view, want_sql=sql_injection, want_xss=xss)
+    if xss:
+        found.fixed_xss()
+    if sql_injection:
+        found.fixed_sql()
+    if not found.done():
+        found.positions()
+    if sql_injection:
+        found.keywords_sql()
+        if found.sql is None and "/*" in view:
+            # Comments read as whitespace: `union/**/select`, `or/*x*/1=1`.
+            found.sql_view = _COMMENT.sub(" ", found.sql_view)
+            found.want_xss = False
+            found.fixed_sql()
+            found.positions()
+            found.keywords_sql()
+    threats = []
+    if found.sql is not None:
+        threats.append(_threat(ThreatCategory.SQL_INJECTION, found.sql))
+    if found.xss is not None:
+        threats.append(_threat(ThreatCategory.XSS, found.xss))
+    return tuple(threats)
 
 
 def _threat(category: ThreatCategory, found: _Hit) -> Threat:

@@ -7,11 +7,14 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import Any, Generic, TypeVar, overload
 
 from pydantic import TypeAdapter, ValidationError
+from pydantic_core import SchemaValidator
 
 from commerce_kit.feeds._record import FeedRecord
 from commerce_kit.validation._catalogue import ERROR_CODES, translate
 from commerce_kit.validation._events import (
     LOGGER,
+    MEMO_SIZE,
+    Memo,
     RecordRejected,
     Scope,
     SecurityEvent,
@@ -141,16 +144,35 @@ class Validator(Generic[ModelT]):
         self._defaults = {k: v for k, v in (defaults or {}).items() if not _is_blank(v)}
         # Product applies defaults itself, after reading a currency out of the price.
         self._model_defaults = _is_product_model(self.model)
-        self._validate = TypeAdapter(self.model).validate_python
+        adapter = TypeAdapter(self.model)
+        validator = adapter.validator
+        # The core validator itself, without the adapter's wrapper around it; the adapter for a
+        # model pydantic cannot build yet (it names a class defined later) or with plugins.
+        self._validate: Callable[..., Any] = (
+            validator.validate_python
+            if isinstance(validator, SchemaValidator)
+            else adapter.validate_python
+        )
 
     def __repr__(self) -> str:
         name = getattr(self.model, "__name__", repr(self.model))
         return f"Validator(model={name}, policy={self.policy!r}, max_errors={self._max_errors})"
 
     def _scope(
-        self, sink: Callable[[SecurityEvent], None], feed_id: str | None, partner_id: str | None
+        self,
+        sink: Callable[[SecurityEvent], None],
+        feed_id: str | None,
+        partner_id: str | None,
+        *,
+        memo: bool = True,
     ) -> Scope:
-        scope = Scope(self.policy, sink, feed_id=feed_id, partner_id=partner_id)
+        scope = Scope(
+            self.policy,
+            sink,
+            feed_id=feed_id,
+            partner_id=partner_id,
+            memo=Memo(MEMO_SIZE) if memo else None,
+        )
         if self._model_defaults:
             scope.defaults = self._defaults
         return scope
@@ -311,7 +333,7 @@ class Validator(Generic[ModelT]):
             The validated value, or the errors that rejected the record.
         """
         collector = _Collector(self._hooks, 0)
-        scope = self._scope(collector, feed_id, partner_id)
+        scope = self._scope(collector, feed_id, partner_id, memo=False)
         item: _Record = FeedRecord(data, line, index) if line is not None else data
         line, index, value, errors = self._check(item, index, scope)
         if errors and self._hooks:
