@@ -36,6 +36,7 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 
 from commerce_kit._duration import to_seconds
 from commerce_kit._errors import RateLimitExceeded
+from commerce_kit._hooks import emit
 from commerce_kit.resilience._http import rate_limit_headers
 from commerce_kit.resilience._rate_limit_store import MemoryRateLimitStore, Op
 
@@ -974,11 +975,7 @@ class RateLimiter:
 
     def _emit(self, key: str, cost: int, decision: RateLimitDecision) -> None:
         event = LimitExceeded(key=key, policy=decision[4], cost=cost, retry_after=decision[2])
-        for hook in self._hooks:
-            try:
-                hook(event)
-            except Exception:  # noqa: PERF203 - each hook is isolated from the others
-                _logger.exception("rate limit hook %r raised; the decision stands", hook)
+        emit(self._hooks, event, _logger)
 
 
 def _exceeded(decision: RateLimitDecision) -> RateLimitExceeded:

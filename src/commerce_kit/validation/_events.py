@@ -8,6 +8,7 @@ from collections.abc import Callable, Hashable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeAlias
 
+from commerce_kit._hooks import emit
 from commerce_kit.validation._security import DEFAULT_POLICY, SecurityPolicy, Threat, ThreatCategory
 
 if TYPE_CHECKING:
@@ -143,11 +144,7 @@ def call_hooks(
     hooks: tuple[Callable[[ValidationEvent], None], ...], event: ValidationEvent
 ) -> None:
     """Pass ``event`` to every hook; a hook that raises is logged and the others still run."""
-    for hook in hooks:
-        try:
-            hook(event)
-        except Exception:  # noqa: PERF203 - each hook is isolated from the others on purpose
-            LOGGER.exception("validation hook %r failed on %s", hook, type(event).__name__)
+    emit(hooks, event, LOGGER)
 
 
 class Memo:
