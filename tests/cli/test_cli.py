@@ -26,7 +26,7 @@ from commerce_kit._cli import (
     EXIT_REJECTED,
     main,
 )
-from tests.webhooks._vectors import VECTORS, vectors_dir
+from tests.vectors import VECTORS, vectors_dir
 
 FIXTURES = Path(__file__).resolve().parents[1] / "fixtures" / "cli"
 

@@ -8,23 +8,12 @@ real shops' sample feeds). A fresh clone lacks it, so tests over it skip with a 
 from __future__ import annotations
 
 import json
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-VECTORS = Path(__file__).resolve().parents[2].parent / "shared" / "vectors"
-
-
-def vectors_dir() -> Path:
-    """Return the shared vectors folder, or skip (fail under ``CI``) when it is absent."""
-    if not VECTORS.is_dir():
-        reason = f"shared test vectors not found at {VECTORS}"
-        if os.environ.get("CI"):
-            pytest.fail(f"{reason}; CI must run the tests over them")
-        pytest.skip(f"{reason} (a fresh clone has none; CI requires them)")
-    return VECTORS
+from tests import vectors as shared
+from tests.vectors import vectors_dir as vectors_dir
 
 
 def load(name: str) -> Any:
@@ -43,9 +32,9 @@ def params(name: str, *path: str | int, ids: str | None = None) -> list[Any]:
         path: Keys leading from the document to the list (none when the document is the list).
         ids: The item key whose value names each case; the index otherwise.
     """
-    if not VECTORS.is_dir():
+    if not shared.VECTORS.is_dir():
         return [pytest.param(None, id="vectors-absent")]
-    data = json.loads((VECTORS / name).read_text(encoding="utf-8"))
+    data = json.loads((shared.VECTORS / name).read_text(encoding="utf-8"))
     for key in path:
         data = data[key]
     return [
