@@ -13,7 +13,9 @@ from typing import Any
 import pytest
 
 from tests import vectors as shared
-from tests.vectors import vectors_dir as vectors_dir
+from tests.vectors import vectors_dir
+
+__all__ = ["load", "params", "vectors_dir"]
 
 
 def load(name: str) -> Any:
