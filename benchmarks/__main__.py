@@ -68,7 +68,9 @@ def _chart(by_module: dict[str, dict[str, list[Result]]]) -> str:
     bar_h, gap, label_w, bar_w = 18, 6, 520, 360
     top = 30
     height = top + len(rows) * (bar_h + gap) + 30
-    biggest = max([x for _, x in rows] + [3.0])
+    # Bars stop at 10x so that the 1x and 3x lines stay readable; the label gives the real figure.
+    cap = 10.0
+    biggest = min(max([x for _, x in rows] + [3.0]), cap)
     scale = bar_w / biggest
     out = [
         f'<svg xmlns="http://www.w3.org/2000/svg" width="{label_w + bar_w + 80}" '
@@ -78,13 +80,13 @@ def _chart(by_module: dict[str, dict[str, list[Result]]]) -> str:
     ]
     for i, (label, ratio) in enumerate(rows):
         y = top + i * (bar_h + gap)
-        colour = "#2e7d32" if ratio >= 1 else "#c62828"
+        colour = "#2e7d32" if ratio >= 3 else "#f9a825" if ratio >= 1 else "#c62828"
+        width = min(ratio, cap) * scale
         text = label.replace("&", "&amp;").replace("<", "&lt;")
         out += [
             f'<text x="{label_w - 8}" y="{y + 13}" text-anchor="end">{text}</text>',
-            f'<rect x="{label_w}" y="{y}" width="{ratio * scale:.1f}" height="{bar_h}" '
-            f'fill="{colour}"/>',
-            f'<text x="{label_w + ratio * scale + 4:.1f}" y="{y + 13}">{ratio:.1f}x</text>',
+            f'<rect x="{label_w}" y="{y}" width="{width:.1f}" height="{bar_h}" fill="{colour}"/>',
+            f'<text x="{label_w + width + 4:.1f}" y="{y + 13}">{ratio:.1f}x</text>',
         ]
     x1 = label_w + scale
     x3 = label_w + 3 * scale
