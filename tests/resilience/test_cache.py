@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 import inspect
 import logging
-from collections.abc import Hashable
+from collections.abc import Callable, Hashable
 from datetime import timedelta
 
 import pytest
@@ -391,6 +391,83 @@ def test_cached_async_function_with_a_custom_key() -> None:
     assert 9 == cache.get(("sq", 3))
     assert 9 == asyncio.run(square(3))
     assert (2, 1) == (cache.stats.hits, cache.stats.loads)  # get, then the decorator
+
+
+# The decorator builds a specialised wrapper per case: sync or async, default or custom key, with or
+# without early refresh (beta). Every one of them must behave the same.
+DECORATOR_VARIANTS = [
+    pytest.param(is_async, custom_key, beta, id=f"{face}-{key}-{refresh}")
+    for is_async, face in [(False, "sync"), (True, "async")]
+    for custom_key, key in [(False, "default-key"), (True, "custom-key")]
+    for beta, refresh in [(0.0, "no-early-refresh"), (1.0, "early-refresh")]
+]
+
+
+def _memoize(
+    cache: TTLCache[Hashable, object], *, is_async: bool, custom_key: bool
+) -> tuple[Callable[..., object], Callable[..., object], list[tuple[int, int]]]:
+    """Decorate ``x * scale``; return the wrapper, a sync way to call it, and the calls it ran."""
+    calls: list[tuple[int, int]] = []
+    make_key = (lambda x, scale=1: ("k", x, scale)) if custom_key else None
+    if is_async:
+
+        @cache.cached(key=make_key)
+        async def afetch(x: int, scale: int = 1) -> int:
+            calls.append((x, scale))
+            return x * scale
+
+        def call(*args: int, **kwargs: int) -> object:
+            return asyncio.run(afetch(*args, **kwargs))
+
+        return afetch, call, calls
+
+    @cache.cached(key=make_key)
+    def fetch(x: int, scale: int = 1) -> int:
+        calls.append((x, scale))
+        return x * scale
+
+    return fetch, fetch, calls
+
+
+@pytest.mark.parametrize(("is_async", "custom_key", "beta"), DECORATOR_VARIANTS)
+def test_every_decorator_variant_loads_each_key_once_then_hits(
+    is_async: bool, custom_key: bool, beta: float
+) -> None:
+    # random() == 0.0 makes the XFetch gap zero, so early refresh never fires on a fresh entry.
+    cache, _ = make(beta=beta, random=lambda: 0.0)
+    _, call, calls = _memoize(cache, is_async=is_async, custom_key=custom_key)
+    assert [7, 7, 14, 14] == [call(7), call(7), call(7, scale=2), call(7, scale=2)]
+    assert [(7, 1), (7, 2)] == calls
+    assert (2, 2, 2) == (cache.stats.loads, cache.stats.hits, cache.stats.misses)
+
+
+@pytest.mark.parametrize(("is_async", "custom_key", "beta"), DECORATOR_VARIANTS)
+def test_every_decorator_variant_loads_again_once_the_entry_expired(
+    is_async: bool, custom_key: bool, beta: float
+) -> None:
+    cache, clock = make(ttl=10, beta=beta, random=lambda: 0.0)
+    _, call, calls = _memoize(cache, is_async=is_async, custom_key=custom_key)
+    call(7)
+    clock.advance(10)
+    call(7)
+    assert [(7, 1), (7, 1)] == calls
+    assert (2, 0, 1) == (cache.stats.loads, cache.stats.hits, cache.stats.expirations)
+
+
+@pytest.mark.parametrize(("is_async", "custom_key", "beta"), DECORATOR_VARIANTS)
+def test_every_decorator_variant_stores_under_the_documented_key(
+    is_async: bool, custom_key: bool, beta: float
+) -> None:
+    cache, _ = make(beta=beta, random=lambda: 0.0)
+    wrapper, call, _ = _memoize(cache, is_async=is_async, custom_key=custom_key)
+    call(7)
+    call(7, scale=2)
+    if custom_key:
+        assert (7, 14) == (cache.get(("k", 7, 1)), cache.get(("k", 7, 2)))
+    else:
+        # Positional calls: (wrapper, *args); keyword calls are kept apart from positional ones.
+        assert (7, None) == (cache.get((wrapper, 7)), cache.get((wrapper, 7, 2)))
+    assert 2 == len(cache)
 
 
 def test_cached_raises_type_error_for_unhashable_arguments() -> None:

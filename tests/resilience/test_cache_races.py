@@ -133,6 +133,25 @@ def test_a_cached_function_hit_deleted_during_the_read_still_returns_it() -> Non
     assert "cached" == asyncio.run(alisting())
 
 
+def test_a_default_key_hit_deleted_during_the_read_still_returns_it() -> None:
+    cache, clock, _ = make()
+
+    @cache.cached()
+    def listing() -> str:
+        return "loaded"
+
+    @cache.cached()
+    async def alisting() -> str:
+        return "loaded"
+
+    cache.set((listing,), "cached")
+    clock.on_read = lambda: cache.delete((listing,))
+    assert ("cached", False) == (listing(), (listing,) in cache)
+    cache.set((alisting,), "cached")
+    clock.on_read = lambda: cache.delete((alisting,))
+    assert ("cached", False) == (asyncio.run(alisting()), (alisting,) in cache)
+
+
 def test_a_stale_hit_deleted_during_the_read_still_serves_the_stale_value() -> None:
     executor = ManualExecutor()
     cache, clock, _ = make(stale_ttl=30, executor=executor)
@@ -260,3 +279,22 @@ def test_a_load_task_detached_and_cancelled_before_it_ran_releases_its_waiters()
 
     assert "loaded" == asyncio.run(main())
     assert {} == cache._inflight
+
+
+def test_a_set_just_before_a_load_stores_its_result_wins() -> None:
+    cache, _, lock = make()
+    # The first acquisition registers the load; the set lands just before it stores the result.
+    lock.before = [None, lambda: cache.set("k", "written")]
+    assert "loaded" == cache.get_or_load("k", lambda: "loaded")
+    assert "written" == cache.get("k")
+
+
+def test_a_delete_just_before_an_async_load_stores_its_result_wins() -> None:
+    cache, _, lock = make()
+
+    async def loader() -> str:
+        return "loaded"
+
+    lock.before = [None, None, lambda: cache.delete("k")]
+    assert "loaded" == asyncio.run(cache.aget_or_load("k", loader))
+    assert (False, {}) == ("k" in cache, cache._inflight)

@@ -473,10 +473,8 @@ class TTLCache(Generic[K, V]):
         # acquire/release rather than `with`: the context-manager protocol costs as much again.
         lock.acquire()
         try:
-            if self._inflight:
-                self._detach(key)
-            if self._failures:
-                self._failures.pop(key, None)
+            if self._inflight or self._failures:
+                self._forget(key)
             data[key] = entry
             data.move_to_end(key)
             if len(data) <= self._maxsize:
@@ -508,10 +506,8 @@ class TTLCache(Generic[K, V]):
         now = self._clock()
         with self._lock:
             entry = self._data.pop(key, None)
-            if self._failures:
-                self._failures.pop(key, None)
-            if self._inflight:
-                self._detach(key)
+            if self._inflight or self._failures:
+                self._forget(key)
         return entry is not None and now < entry[1]
 
     def clear(self) -> None:
@@ -687,33 +683,67 @@ class TTLCache(Generic[K, V]):
         make_key: Callable[..., Hashable] | None,
         ttl: float | None,
     ) -> Callable[P, R]:
+        # One closure per case, chosen once here, so a hit runs no branch it does not need: the
+        # default key for positional-only calls is a single tuple concatenation, and the clock is
+        # read only once an entry is found (a miss reads it on the way to the load instead).
         data_get = self._data.get
         move = self._data.move_to_end
         clock = self._clock
         hits = self._hits
-        early = bool(self._beta)
         load = self._load
         prefix: tuple[Hashable, ...] = ()  # (wrapper,), once wrapper exists
 
-        @wraps(fn)
-        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            if make_key is not None:
-                key = make_key(*args, **kwargs)
-            elif kwargs:
-                key = (*prefix, *args, _KWARGS_MARK, *kwargs.items())
-            else:
-                key = prefix + args
-            entry = data_get(key)
-            now = clock()
-            if entry is not None and now < entry[1] and not early:
-                try:  # noqa: SIM105 - contextlib.suppress costs a context manager on the read path
-                    move(key)
-                except KeyError:  # removed by another thread since the lookup
-                    pass
-                next(hits)
-                value: R = entry[0]
-                return value
-            return load(key, partial(fn, *args, **kwargs), ttl, now, entry)
+        if self._beta:
+            # Early refresh decides on every read, so every read goes through the loading path.
+            @wraps(fn)
+            def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+                if make_key is not None:
+                    key = make_key(*args, **kwargs)
+                elif kwargs:
+                    key = (*prefix, *args, _KWARGS_MARK, *kwargs.items())
+                else:
+                    key = prefix + args
+                entry = data_get(key)
+                return load(key, partial(fn, *args, **kwargs), ttl, clock(), entry)
+
+        elif make_key is None:
+
+            @wraps(fn)
+            def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+                key = (*prefix, *args, _KWARGS_MARK, *kwargs.items()) if kwargs else prefix + args
+                entry = data_get(key)
+                if entry is not None:
+                    now = clock()
+                    if now < entry[1]:
+                        try:  # noqa: SIM105 - contextlib.suppress costs a context manager here
+                            move(key)
+                        except KeyError:  # removed by another thread since the lookup
+                            pass
+                        next(hits)
+                        value: R = entry[0]
+                        return value
+                    return load(key, partial(fn, *args, **kwargs), ttl, now, entry)
+                return load(key, partial(fn, *args, **kwargs), ttl, clock(), None)
+
+        else:
+            build_key = make_key
+
+            @wraps(fn)
+            def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+                key = build_key(*args, **kwargs)
+                entry = data_get(key)
+                if entry is not None:
+                    now = clock()
+                    if now < entry[1]:
+                        try:  # noqa: SIM105 - contextlib.suppress costs a context manager here
+                            move(key)
+                        except KeyError:  # removed by another thread since the lookup
+                            pass
+                        next(hits)
+                        value: R = entry[0]
+                        return value
+                    return load(key, partial(fn, *args, **kwargs), ttl, now, entry)
+                return load(key, partial(fn, *args, **kwargs), ttl, clock(), None)
 
         prefix = (wrapper,)
         return wrapper
@@ -724,33 +754,65 @@ class TTLCache(Generic[K, V]):
         make_key: Callable[..., Hashable] | None,
         ttl: float | None,
     ) -> Callable[P, Coroutine[Any, Any, R]]:
+        # The same specialisation as _wrap_sync.
         data_get = self._data.get
         move = self._data.move_to_end
         clock = self._clock
         hits = self._hits
-        early = bool(self._beta)
         aload = self._aload
         prefix: tuple[Hashable, ...] = ()  # (wrapper,), once wrapper exists
 
-        @wraps(fn)
-        async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-            if make_key is not None:
-                key = make_key(*args, **kwargs)
-            elif kwargs:
-                key = (*prefix, *args, _KWARGS_MARK, *kwargs.items())
-            else:
-                key = prefix + args
-            entry = data_get(key)
-            now = clock()
-            if entry is not None and now < entry[1] and not early:
-                try:  # noqa: SIM105 - contextlib.suppress costs a context manager on the read path
-                    move(key)
-                except KeyError:  # removed by another thread since the lookup
-                    pass
-                next(hits)
-                value: R = entry[0]
-                return value
-            return await aload(key, partial(fn, *args, **kwargs), ttl, now, entry)
+        if self._beta:
+
+            @wraps(fn)
+            async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+                if make_key is not None:
+                    key = make_key(*args, **kwargs)
+                elif kwargs:
+                    key = (*prefix, *args, _KWARGS_MARK, *kwargs.items())
+                else:
+                    key = prefix + args
+                entry = data_get(key)
+                return await aload(key, partial(fn, *args, **kwargs), ttl, clock(), entry)
+
+        elif make_key is None:
+
+            @wraps(fn)
+            async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+                key = (*prefix, *args, _KWARGS_MARK, *kwargs.items()) if kwargs else prefix + args
+                entry = data_get(key)
+                if entry is not None:
+                    now = clock()
+                    if now < entry[1]:
+                        try:  # noqa: SIM105 - contextlib.suppress costs a context manager here
+                            move(key)
+                        except KeyError:  # removed by another thread since the lookup
+                            pass
+                        next(hits)
+                        value: R = entry[0]
+                        return value
+                    return await aload(key, partial(fn, *args, **kwargs), ttl, now, entry)
+                return await aload(key, partial(fn, *args, **kwargs), ttl, clock(), None)
+
+        else:
+            build_key = make_key
+
+            @wraps(fn)
+            async def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+                key = build_key(*args, **kwargs)
+                entry = data_get(key)
+                if entry is not None:
+                    now = clock()
+                    if now < entry[1]:
+                        try:  # noqa: SIM105 - contextlib.suppress costs a context manager here
+                            move(key)
+                        except KeyError:  # removed by another thread since the lookup
+                            pass
+                        next(hits)
+                        value: R = entry[0]
+                        return value
+                    return await aload(key, partial(fn, *args, **kwargs), ttl, now, entry)
+                return await aload(key, partial(fn, *args, **kwargs), ttl, clock(), None)
 
         prefix = (wrapper,)
         return wrapper
@@ -1022,8 +1084,9 @@ class TTLCache(Generic[K, V]):
         end = self._clock()
         duration = max(0.0, end - start)
         evicted: list[tuple[Hashable, EvictionReason]] | None = None
-        store = flight is None or flight.store
         with self._lock:
+            # Read under the lock: a set, delete or clear that detaches this load takes it too.
+            store = flight is None or flight.store
             self._loads += 1
             if flight is not None:
                 if self._inflight.get(key) is flight:
@@ -1084,8 +1147,12 @@ class TTLCache(Generic[K, V]):
         except KeyError:  # removed by another thread since the lookup
             pass
 
-    def _detach(self, key: Hashable) -> None:
-        """Make a load of ``key`` in flight deliver to its callers without storing; lock held."""
+    def _forget(self, key: Hashable) -> None:
+        """Drop a cached failure for ``key`` and detach a load of it in flight; lock held.
+
+        The detached load still delivers to its callers, but does not store its result.
+        """
+        self._failures.pop(key, None)
         flight = self._inflight.pop(key, None)
         if flight is not None:
             flight.store = False
