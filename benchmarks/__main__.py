@@ -18,7 +18,7 @@ from benchmarks._harness import (
     MemoryCase,
     PeakMemoryCase,
     Result,
-    run_case,
+    run_group,
     run_memory,
     run_peak,
 )
@@ -113,19 +113,23 @@ def main(argv: list[str] | None = None) -> int:
     for mod_name in _modules():
         module = importlib.import_module(f"benchmarks.{mod_name}")
         groups: dict[str, list[Result]] = defaultdict(list)
+        timed: dict[str, list[Case]] = defaultdict(list)
         for case in module.cases():
             if args.k not in case.group:
                 continue
             if isinstance(case, MemoryCase):
-                result = run_memory(case)
+                groups[case.group].append(run_memory(case))
             elif isinstance(case, PeakMemoryCase):
-                result = run_peak(case)
+                groups[case.group].append(run_peak(case))
             else:
-                assert isinstance(case, Case)
-                result = run_case(case, args.repeats)
-            groups[case.group].append(result)
-            print(f"{case.group:<55} {case.impl:<45} {result.value:>12,.1f} {result.unit}")
-            sys.stdout.flush()
+                timed[case.group].append(case)
+                groups[case.group]
+        for group, cases in timed.items():
+            groups[group].extend(run_group(cases, args.repeats))
+        for results in groups.values():
+            for result in results:
+                print(f"{result.group:<55} {result.impl:<45} {result.value:>12,.1f} {result.unit}")
+        sys.stdout.flush()
         if groups:
             by_module[mod_name] = groups
 

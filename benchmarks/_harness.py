@@ -87,20 +87,32 @@ def _time_async(op: Callable[[], Awaitable[object]], number: int) -> float:
     return asyncio.run(run())
 
 
-def run_case(case: Case, repeats: int) -> Result:
-    samples = []
+def _sample(case: Case) -> float:
+    op = case.setup()
+    gc.collect()
+    gc.disable()
+    try:
+        if case.is_async:
+            return _time_async(op, case.number)  # type: ignore[arg-type]
+        return _time_sync(op, case.number)
+    finally:
+        gc.enable()
+
+
+def run_group(cases: list[Case], repeats: int) -> list[Result]:
+    """Time the cases of one group in turn, round after round, and take each one's median.
+
+    Interleaving the rounds means a drift in the machine's speed (another process, frequency
+    scaling) touches every implementation alike, so the ratios within the group stay honest.
+    """
+    samples: list[list[float]] = [[] for _ in cases]
     for _ in range(repeats):
-        op = case.setup()
-        gc.collect()
-        gc.disable()
-        try:
-            if case.is_async:
-                samples.append(_time_async(op, case.number))  # type: ignore[arg-type]
-            else:
-                samples.append(_time_sync(op, case.number))
-        finally:
-            gc.enable()
-    return Result(case.group, case.impl, case.kind, statistics.median(samples), "ns", samples)
+        for case, bucket in zip(cases, samples, strict=True):
+            bucket.append(_sample(case))
+    return [
+        Result(c.group, c.impl, c.kind, statistics.median(b), "ns", b)
+        for c, b in zip(cases, samples, strict=True)
+    ]
 
 
 def run_peak(case: PeakMemoryCase) -> Result:
