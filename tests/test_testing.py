@@ -76,6 +76,7 @@ def test_repr_shows_now() -> None:
         (float("inf"), ValueError, "must be finite"),
         (0, ValueError, "must be > 0"),
         (-1, ValueError, "must be > 0"),
+        (10**400, ValueError, "must be finite"),
     ],
 )
 def test_to_seconds_refuses_bad_values(value: object, error: type, match: str) -> None:
@@ -89,6 +90,13 @@ def test_to_seconds_normalises() -> None:
         to_seconds(0, name="x", allow_zero=True),
         to_seconds(timedelta(minutes=1), name="x"),
     )
+
+
+def test_advance_by_an_int_too_large_for_a_float_is_a_value_error() -> None:
+    clock = ManualClock()
+    with pytest.raises(ValueError, match="must be finite"):
+        clock.advance(10**400)
+    assert 0.0 == clock()
 
 
 def test_sandboxes_are_reexported_lazily() -> None:

@@ -21,7 +21,10 @@ def to_seconds(value: float | timedelta, *, name: str, allow_zero: bool = False)
     if isinstance(value, timedelta):
         seconds = value.total_seconds()
     elif isinstance(value, (int, float)) and not isinstance(value, bool):  # type: ignore[redundant-expr]
-        seconds = float(value)
+        try:
+            seconds = float(value)
+        except OverflowError:  # an int beyond the float range
+            seconds = math.inf
     else:
         msg = f"{name} must be a number of seconds or a timedelta, got {type(value).__name__}"
         raise TypeError(msg)

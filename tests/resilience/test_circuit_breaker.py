@@ -609,6 +609,11 @@ def test_snapshot_is_frozen() -> None:
         snapshot.state = OPEN  # type: ignore[misc]
 
 
+def test_a_name_that_is_not_a_str_is_a_type_error() -> None:
+    with pytest.raises(TypeError, match="name must be a str, got int"):
+        CircuitBreaker(123)  # type: ignore[arg-type]
+
+
 def test_repr_names_the_breaker_and_its_state() -> None:
     assert "<CircuitBreaker 'card' closed>" == repr(CircuitBreaker("card"))
 

@@ -764,6 +764,12 @@ def test_exact_stays_exact_when_the_clock_steps_back() -> None:
     assert [True, True, True, False, False] == allowed
 
 
+@pytest.mark.parametrize("strategy", ["exact", "sliding_counter", "gcra"])
+def test_a_window_near_the_float_maximum_is_accepted(strategy: str) -> None:
+    limiter = RateLimiter(1, 1e308, strategy=strategy, clock=ManualClock())  # type: ignore[arg-type]
+    assert [True, False] == [limiter.hit("k").allowed, limiter.hit("k").allowed]
+
+
 def test_window_accepts_a_timedelta() -> None:
     limiter = RateLimiter(5, timedelta(minutes=1))
     assert 60.0 == limiter.policies[0].window

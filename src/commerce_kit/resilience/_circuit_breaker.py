@@ -338,6 +338,8 @@ class CircuitBreaker:
         clock: Clock = time.monotonic,
         store: BreakerStore | None = None,
     ) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"name must be a str, got {type(name).__name__}")
         if not name:
             raise ValueError(f"name must be a non-empty str, got {name!r}")
         window_s = to_seconds(window, name="window")

@@ -26,6 +26,7 @@ from __future__ import annotations
 
 import logging
 import math
+import sys
 import time
 from bisect import bisect_right
 from collections.abc import Callable, Iterable, Sequence
@@ -800,7 +801,10 @@ class RateLimiter:
             if not callable(hook):
                 raise TypeError(f"hooks must be callables, got {type(hook).__name__}")
         if store is None:
-            store = MemoryRateLimitStore(ttl=max(p.ttl for p in policies), max_keys=max_keys)
+            # A window near the float maximum makes ttl overflow; the largest float keeps such
+            # keys until capacity drops them, which is what an unbounded ttl means.
+            ttl = min(max(p.ttl for p in policies), sys.float_info.max)
+            store = MemoryRateLimitStore(ttl=ttl, max_keys=max_keys)
         ops = (
             _FACTORIES[policies[0].strategy](policies[0])
             if len(policies) == 1
