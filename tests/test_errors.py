@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import copy
+import pickle
+
 import commerce_kit
 import commerce_kit.typing
 from commerce_kit import (
@@ -7,8 +10,10 @@ from commerce_kit import (
     CommerceKitError,
     FeedFormatError,
     PaymentDeclinedError,
+    PaymentUnavailableError,
     RateLimitExceeded,
     UnknownFeedFormatError,
+    WebhookVerificationError,
 )
 
 
@@ -45,3 +50,18 @@ def test_builtin_bases_keep_working() -> None:
 def test_submodules_load_lazily_from_the_root() -> None:
     assert commerce_kit.testing.ManualClock is not None
     assert "Clock" in commerce_kit.typing.__all__
+
+
+def test_errors_with_keyword_only_fields_survive_pickling_and_copying() -> None:
+    limited = RateLimitExceeded("key user:1 over 5/60s", retry_after=12.0)
+    opened = CircuitOpenError("card open", name="card", retry_after=30.0)
+    unavailable = PaymentUnavailableError("down", method="card", retry_after=2.0)
+    refused = WebhookVerificationError("bad", reason="replayed")
+    originals = (limited, opened, unavailable, refused)
+    for again in (
+        [pickle.loads(pickle.dumps(error)) for error in originals],
+        [copy.copy(error) for error in originals],
+    ):
+        assert [(type(e), e.args, vars(e)) for e in originals] == [
+            (type(e), e.args, vars(e)) for e in again
+        ]

@@ -27,7 +27,17 @@ The tree::
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import ClassVar, TypeVar
+
+_E = TypeVar("_E", bound=BaseException)
+
+
+def _restore(kind: type[_E], args: tuple[object, ...], state: dict[str, object]) -> _E:
+    """Rebuild an error without calling ``__init__``, whose keyword-only fields pickle drops."""
+    error = kind.__new__(kind, *args)
+    error.args = args
+    error.__dict__.update(state)
+    return error
 
 
 class CommerceKitError(Exception):
@@ -41,6 +51,12 @@ class CommerceKitError(Exception):
 
     code: ClassVar[str] = "error"
     user_message: ClassVar[str] = "Something went wrong. Please try again shortly."
+
+    def __reduce__(self) -> tuple[object, ...]:
+        # Exception pickles as ``type(self)(*self.args)``, which loses (or, when required, fails
+        # on) the keyword-only fields: keep them across pickling and copying (worker queues,
+        # multiprocessing, copy.copy).
+        return (_restore, (type(self), self.args, dict(self.__dict__)))
 
 
 class RateLimitExceeded(CommerceKitError):  # noqa: N818 - the name says what happened, like httpx's
@@ -205,10 +221,6 @@ class WebhookVerificationError(CommerceKitError, ValueError):
     def __init__(self, message: str, *, reason: str = "invalid") -> None:
         super().__init__(message)
         self.reason = reason
-
-    def __reduce__(self) -> tuple[object, ...]:
-        # Keep the keyword-only reason across pickling (worker queues, multiprocessing).
-        return (type(self), self.args, {"reason": self.reason})
 
 
 class OutOfStockError(CommerceKitError):

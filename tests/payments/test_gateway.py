@@ -563,7 +563,15 @@ def test_a_shared_breaker_registry_is_used() -> None:
 
 @pytest.mark.parametrize(
     ("option", "value"),
-    [("max_workers", 0), ("deadline", 0), ("attempt_timeout", -1), ("attempts", 0)],
+    [
+        ("max_workers", 0),
+        ("deadline", 0),
+        ("attempt_timeout", -1),
+        ("attempts", 0),
+        ("failure_threshold", 0),
+        ("window", 0),
+        ("reset_timeout", -1),
+    ],
 )
 def test_bad_configuration_is_refused(option: str, value: object) -> None:
     with pytest.raises(ValueError, match=option):

@@ -238,7 +238,8 @@ class PaymentGateway:
             for reproducible waits.
 
     Raises:
-        ValueError: A duration is not positive, or ``attempts`` or ``max_workers`` is below 1.
+        ValueError: A duration is not positive, or ``attempts``, ``failure_threshold`` or
+            ``max_workers`` is below 1.
 
     Example:
         >>> from decimal import Decimal
@@ -286,17 +287,19 @@ class PaymentGateway:
             None if attempt_timeout is None else to_seconds(attempt_timeout, name="attempt_timeout")
         )
         if breakers is None:
-            breakers = CircuitBreakerRegistry(
-                functools.partial(
-                    CircuitBreaker,
-                    failure_threshold=failure_threshold,
-                    window=window,
-                    reset_timeout=reset_timeout,
-                    consecutive=True,
-                    failure_on=_TRANSIENT,
-                    clock=clock,
-                )
+            make_breaker = functools.partial(
+                CircuitBreaker,
+                failure_threshold=failure_threshold,
+                window=window,
+                reset_timeout=reset_timeout,
+                consecutive=True,
+                failure_on=_TRANSIENT,
+                clock=clock,
             )
+            # Breakers are made on first use of a method: build one now so a bad threshold,
+            # window or reset timeout is refused here, not on every charge.
+            make_breaker("commerce_kit.payments")
+            breakers = CircuitBreakerRegistry(make_breaker)
         self._breakers = breakers
         self._hooks = tuple(hooks)
         self._clock = clock
