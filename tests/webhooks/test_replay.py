@@ -9,8 +9,9 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, rule
 
+from commerce_kit import WebhookVerificationError
 from commerce_kit.testing import ManualClock
-from commerce_kit.webhooks import MemoryReplayStore
+from commerce_kit.webhooks import FailureReason, MemoryReplayStore, Webhook
 
 
 class StoreModel:
@@ -145,3 +146,15 @@ def test_repr_shows_size_not_keys() -> None:
 def test_max_size_must_be_a_positive_int(max_size: object, error: type[Exception]) -> None:
     with pytest.raises(error, match="max_size"):
         MemoryReplayStore(max_size=max_size)  # type: ignore[arg-type]
+
+
+def test_a_replay_at_the_edge_of_the_window_is_refused_even_if_the_clock_moves_mid_check() -> None:
+    """The store reads the clock a moment after the timestamp check; that moment must not matter."""
+    ts = 1_700_000_000
+    readings = iter([ts + 300, ts + 300.5, ts + 300, ts + 300.5])
+    hook = Webhook(b"k" * 32, clock=lambda: next(readings))
+    headers = hook.sign_headers("msg_1", ts, b"{}")
+    hook.verify(b"{}", headers)
+    with pytest.raises(WebhookVerificationError) as caught:
+        hook.verify(b"{}", headers)
+    assert FailureReason.REPLAYED == caught.value.reason

@@ -9,16 +9,17 @@ from hypothesis.stateful import RuleBasedStateMachine, rule
 from commerce_kit import WebhookVerificationError
 from commerce_kit.testing import ManualClock
 from commerce_kit.webhooks import FailureReason, StripeWebhook, Webhook
+from commerce_kit.webhooks._verifier import REPLAY_MARGIN
 
 TOLERANCE = 300
 START = 1_700_000_000
 
 
 class VerifierModel:
-    """The rules written plainly: window check, then signature, then ids remembered until ts+tol."""
+    """The rules written plainly: window check, signature, ids remembered until ts+tol+margin."""
 
     def __init__(self) -> None:
-        self.remembered: dict[str, int] = {}
+        self.remembered: dict[str, float] = {}
 
     def outcome(self, key: str, ts: int, now: float, authentic: bool) -> FailureReason | None:
         if now - ts > TOLERANCE:
@@ -29,9 +30,9 @@ class VerifierModel:
             return FailureReason.NO_MATCHING_SIGNATURE
         expiry = self.remembered.get(key)
         if expiry is not None and expiry >= now:
-            self.remembered[key] = max(expiry, ts + TOLERANCE)
+            self.remembered[key] = max(expiry, ts + TOLERANCE + REPLAY_MARGIN)
             return FailureReason.REPLAYED
-        self.remembered[key] = ts + TOLERANCE
+        self.remembered[key] = ts + TOLERANCE + REPLAY_MARGIN
         return None
 
 

@@ -19,6 +19,8 @@ from commerce_kit.webhooks._events import (
 from commerce_kit.webhooks._replay import MemoryReplayStore, ReplayStore
 
 DEFAULT_TOLERANCE = 300.0
+#: Seconds an accepted id is kept beyond the last instant its timestamp could pass the check.
+REPLAY_MARGIN = 60.0
 # Unix seconds fit in 11 digits until the year 5138; a longer header is refused before int()
 # so a hostile value costs nothing to parse.
 _MAX_TIMESTAMP_DIGITS = 12
@@ -154,7 +156,10 @@ class Verifier:
         guard = self._guard
         if guard is not None:
             store, tolerance = guard
-            if store.seen_or_add(key, timestamp + tolerance):
+            # The store reads its own clock, a moment after the check above (or another
+            # process's clock, for a shared store): keeping the id a margin past the last instant
+            # the timestamp could pass means no reading in between can let a replay through.
+            if store.seen_or_add(key, timestamp + tolerance + REPLAY_MARGIN):
                 self._reject(
                     FailureReason.REPLAYED,
                     f"delivery {clip(msg_id or key)} was already accepted",
