@@ -18,12 +18,14 @@ import os
 import sys
 import time
 from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any, TextIO
 
 from commerce_kit._errors import CommerceKitError
 
 if TYPE_CHECKING:
     from commerce_kit.feeds import FeedEvent, RecordSkipped
+    from commerce_kit.typing import FeedSource
     from commerce_kit.validation import ValidationReport
 
 __all__ = ["EXIT_INTERNAL", "EXIT_OK", "EXIT_REFUSED", "EXIT_REJECTED", "main"]
@@ -180,7 +182,16 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     path: str = args.path
     label = "<stdin>" if path == "-" else path
-    source = getattr(sys.stdin, "buffer", sys.stdin) if path == "-" else path
+    source: FeedSource
+    if path != "-":
+        # parse_feed() refuses a str holding a line break (feed text passed by mistake); a name
+        # may hold one, so such a path goes as a path object (which would read "" as ".").
+        source = Path(path) if "\n" in path or "\r" in path else path
+    elif sys.stdin is None:  # started with standard input closed
+        _say(err, f"{PROG}: {label}: standard input is closed")
+        return EXIT_REFUSED
+    else:
+        source = getattr(sys.stdin, "buffer", sys.stdin)
     bar = None
     if not args.no_progress and err.isatty():
         bar = ProgressBar(err, label)

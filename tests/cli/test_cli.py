@@ -155,6 +155,25 @@ def test_standard_input_is_read_for_a_dash(
     )
 
 
+def test_a_closed_standard_input_is_refused(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "stdin", None)
+    assert (EXIT_REFUSED, "", "commerce-kit: <stdin>: standard input is closed\n") == run(
+        capsys, "feed", "validate", "-"
+    )
+
+
+def test_a_file_whose_name_holds_a_line_break_is_read(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "odd\nname.csv"
+    shutil.copy(FIXTURES / "rejected.csv", path)
+    status, out, _ = run(capsys, "feed", "validate", str(path))
+    head = f"{path} (csv): 4 records, 1 accepted, 3 rejected\n"
+    assert (EXIT_REJECTED, head) == (status, out[: len(head)])
+
+
 def test_text_the_terminal_cannot_encode_is_escaped_not_fatal(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:

@@ -219,6 +219,24 @@ def test_a_number_cut_by_the_end_of_a_read_is_read_whole() -> None:
         ]
 
 
+@pytest.mark.parametrize("chunk", [7, 64 * 1024])
+def test_an_integer_too_long_for_int_is_read_as_a_float(chunk: int) -> None:
+    digits = "9" * 5000
+    document = f'[{{"sku": "A", "price": {digits}}}, {{"n": -{digits}, "m": 1}}]'.encode()
+    with mock.patch.object(json_module, "_CHUNK", chunk):
+        records = rows(document)
+    expected = [
+        ({"sku": "A", "price": float("inf")}, 1, 1, None),
+        ({"n": float("-inf"), "m": 1}, 1, 2, None),
+    ]
+    assert expected == records
+
+
+def test_an_integer_too_long_for_int_is_read_in_a_skipped_member() -> None:
+    document = ('{"count": ' + "1" * 5000 + ', "products": [{"a": 1}]}').encode()
+    assert [({"a": 1}, 1, 1, None)] == rows(document)
+
+
 # -- NDJSON ------------------------------------------------------------------------------------
 
 
@@ -260,6 +278,15 @@ def test_ndjson_refuses_a_nesting_bomb_line() -> None:
     with pytest.raises(FeedLimitError) as caught:
         rows(b'{"a": 1}\n' + b"[" * 100_000 + b"\n", "ndjson")
     assert ("max_depth", 2) == (caught.value.limit, caught.value.line)
+
+
+def test_ndjson_reads_an_integer_too_long_for_int_as_a_float() -> None:
+    document = ('{"a": ' + "9" * 5000 + "}\n" + '{"b": ' + "9" * 5000 + ", }\n").encode()
+    records = rows(document, "ndjson")
+    assert [({"a": float("inf")}, 1, 1, None), ({}, 2, 2, "invalid JSON at column 5009")] == [
+        records[0],
+        (*records[1][:3], (records[1][3] or "").split(":")[0]),
+    ]
 
 
 @pytest.mark.parametrize(

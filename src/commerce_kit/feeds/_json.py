@@ -53,6 +53,19 @@ def _describe(value: object) -> str:
     return "an array"
 
 
+def _int_or_float(text: str) -> int | float:
+    """Convert a JSON integer; one with more digits than ``int()`` converts becomes a float."""
+    try:
+        return int(text)
+    except ValueError:  # past sys.get_int_max_str_digits(): a float, infinite past its range
+        return float(text)
+
+
+# The default decoders refuse an integer longer than int() converts with a bare ValueError; this
+# one is used only after that happens, so the hot path keeps the C scanner's own int parsing.
+_LONG_INTS = json.JSONDecoder(parse_int=_int_or_float)
+
+
 def _depth_error(line: int, limits: FeedLimits) -> FeedLimitError:
     return FeedLimitError(
         f"line {line}: the record is nested deeper than max_depth={limits.max_depth}",
@@ -195,6 +208,9 @@ def _decode_at(
                 ) from None
         except RecursionError:
             raise _depth_error(split.line_of(pos), limits) from None
+        except ValueError:  # an integer longer than int() converts: decode it as a float
+            decode = _LONG_INTS.raw_decode
+            continue
         else:
             # A number ending near the end of the buffer may go on in the next chunk: "1e" or
             # "1." decode as 1, the scanner leaving the "e" or "." behind.
@@ -398,7 +414,12 @@ def read_ndjson(stream: BinaryIO, limits: FeedLimits) -> Iterator[FeedRecord]:
                 )
                 continue
             try:
-                value = loads(line)
+                try:
+                    value = loads(line)
+                except json.JSONDecodeError:
+                    raise
+                except ValueError:  # an integer longer than int() converts: read it as a float
+                    value = _LONG_INTS.decode(line)
             except json.JSONDecodeError as error:
                 column = min(error.pos, len(line.rstrip("\r\n"))) + 1
                 yield make_record(
@@ -448,7 +469,8 @@ class JsonAdapter:
     ``"products"``, ``"items"``, ``"records"``, ``"entries"``, ``"offers"`` or ``"data"`` (other
     members, such as a ``"version"``, are skipped; two such arrays are an error). Each element
     becomes a record, JSON types kept (numbers are ``int`` or ``float``, nested objects
-    ``dict``); :attr:`FeedRecord.line` is the line the element starts on. The array is streamed
+    ``dict``; an integer with more digits than ``int()`` converts is read as a ``float``);
+    :attr:`FeedRecord.line` is the line the element starts on. The array is streamed
     element by element, never loaded whole.
 
     An element that is not an object is yielded with :attr:`FeedRecord.error` set. A syntax
