@@ -183,6 +183,9 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     path: str = args.path
     label = "<stdin>" if path == "-" else path
     source: FeedSource
+    if "\0" in path:  # no file system accepts it; open() would raise a bare ValueError
+        _say(err, f"{PROG}: {path!r}: a file name cannot hold a NUL character")
+        return EXIT_REFUSED
     if path != "-":
         # parse_feed() refuses a str holding a line break (feed text passed by mistake); a name
         # may hold one, so such a path goes as a path object (which would read "" as ".").

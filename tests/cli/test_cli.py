@@ -164,6 +164,16 @@ def test_a_closed_standard_input_is_refused(
     )
 
 
+def test_a_file_name_holding_nul_is_refused_without_a_traceback(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert (
+        EXIT_REFUSED,
+        "",
+        "commerce-kit: 'feed\\x00.csv': a file name cannot hold a NUL character\n",
+    ) == run(capsys, "feed", "validate", "feed\0.csv")
+
+
 def test_a_file_whose_name_holds_a_line_break_is_read(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
