@@ -90,6 +90,7 @@ def _parsers() -> dict[str | None, argparse.ArgumentParser]:
     validate.add_argument(
         "--currency",
         metavar="CODE",
+        type=_currency_code,
         help="the currency of prices that name none, for feeds without a currency column "
         "(an ISO 4217 code such as USD)",
     )
@@ -170,6 +171,16 @@ def main(argv: Sequence[str] | None = None) -> int:
             "with the command you ran.",
         )
         return EXIT_INTERNAL
+
+
+def _currency_code(value: str) -> str:
+    """Check ``--currency`` when the command line is read, not once per record."""
+    from commerce_kit.validation import CURRENCY_MINOR_UNITS  # noqa: PLC0415
+
+    code = value.strip().upper()
+    if code not in CURRENCY_MINOR_UNITS:
+        raise argparse.ArgumentTypeError(f"not an ISO 4217 currency code: {value!r}")
+    return code
 
 
 def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:

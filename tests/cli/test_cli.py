@@ -437,6 +437,12 @@ def test_version_prints_the_distribution_version(capsys: pytest.CaptureFixture[s
     assert (EXIT_OK, f"commerce-kit {__version__}\n", "") == run(capsys, "--version")
 
 
+def test_a_lower_case_currency_is_accepted(capsys: pytest.CaptureFixture[str]) -> None:
+    upper = run(capsys, "feed", "validate", fixture("shopify_export.csv"), "--currency", "EUR")
+    lower = run(capsys, "feed", "validate", fixture("shopify_export.csv"), "--currency", "eur")
+    assert upper == lower
+
+
 def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
     status, out, _ = run(capsys, "feed", "validate", "--help")
     assert (EXIT_OK, True) == (status, "--max-errors N" in out)
@@ -451,6 +457,11 @@ def test_help_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
         (["feed", "validate", "x.csv", "--max-errors", "-1"], "must be a whole number >= 0"),
         (["feed", "validate", "x.csv", "--max-errors", "ten"], "must be a whole number >= 0"),
         (["feed", "validate", "x.csv", "--columns", "shopfy"], "must be one of magento, shopify"),
+        (
+            ["feed", "validate", "x.csv", "--currency", "DOL"],
+            "not an ISO 4217 currency code: 'DOL'",
+        ),
+        (["feed", "validate", "x.csv", "--currency", ""], "not an ISO 4217 currency code: ''"),
         (["shop"], "invalid choice: 'shop'"),
     ],
 )

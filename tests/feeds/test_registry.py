@@ -240,9 +240,7 @@ def test_an_empty_feed_without_any_hint_cannot_be_told() -> None:
 
 
 def test_unrecognised_content_lists_the_formats() -> None:
-    with pytest.raises(
-        UnknownFeedFormatError, match="feed's first bytes; pass format= one of: csv"
-    ):
+    with pytest.raises(UnknownFeedFormatError, match="feed's first bytes; name it, as one of: csv"):
         registry.select(head=b"\x00\x01\x02")
 
 

@@ -21,7 +21,6 @@ from commerce_kit import (
     CircuitBreakerRegistry,
     CircuitOpenError,
     CircuitState,
-    NonIdempotentRetryError,
     PaymentDeclinedError,
     PaymentUnavailableError,
     UnknownPaymentMethodError,
@@ -465,13 +464,26 @@ def test_refund_declines_are_not_retried(setup: Setup) -> None:
     assert calls + 1 == setup.card.calls
 
 
-def test_a_refund_without_a_key_is_not_retried(setup: Setup) -> None:
-    paid = setup.charge("30.00")
-    setup.card.outage = True
+@pytest.mark.parametrize(
+    ("refund", "error", "match"),
+    [
+        (("p", Decimal(1), ""), ValueError, "idempotency_key must be a non-empty string"),
+        (("p", Decimal(1), "k" * 256), ValueError, "idempotency_key must be at most 255"),
+        (("", Decimal(1), "k"), ValueError, "payment_id must be a non-empty string"),
+        (("p", Decimal(-1), "k"), ValueError, "amount must be a finite amount greater than zero"),
+        (("p", 1.5, "k"), TypeError, "amount must be a decimal.Decimal"),
+    ],
+)
+def test_a_bad_refund_is_refused_before_anything_is_sent(
+    setup: Setup, refund: tuple[str, Decimal, str], error: type, match: str
+) -> None:
+    payment_id, amount, key = refund
     calls = setup.card.calls
-    with pytest.raises(NonIdempotentRetryError):
-        setup.gateway.refund("card", paid.payment_id, Decimal(1), idempotency_key="")
-    assert calls + 1 == setup.card.calls
+    with pytest.raises(error, match=match):
+        setup.gateway.refund("card", payment_id, amount, idempotency_key=key)
+    with pytest.raises(error, match=match):
+        asyncio.run(setup.gateway.arefund("card", payment_id, amount, idempotency_key=key))
+    assert calls == setup.card.calls
 
 
 def test_async_refund(setup: Setup) -> None:

@@ -246,7 +246,7 @@ class FeedAdapterRegistry:
         if best is None:
             what = "an empty feed" if not head else "the feed's first bytes"
             raise UnknownFeedFormatError(
-                f"cannot tell the format of {what}; pass format= one of: {', '.join(self.names)}",
+                f"cannot tell the format of {what}; name it, as one of: {', '.join(self.names)}",
                 supported=self.names,
             )
         return best

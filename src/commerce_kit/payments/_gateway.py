@@ -40,7 +40,12 @@ from commerce_kit._errors import (
     PaymentUnavailableError,
 )
 from commerce_kit._hooks import emit
-from commerce_kit.payments._models import PaymentRequest, PaymentResult, RefundResult
+from commerce_kit.payments._models import (
+    PaymentRequest,
+    PaymentResult,
+    RefundResult,
+    check_refund,
+)
 from commerce_kit.payments._registry import PaymentMethodInfo, PaymentMethodRegistry, registry
 from commerce_kit.resilience import (
     CircuitBreaker,
@@ -408,7 +413,11 @@ class PaymentGateway:
             PaymentUnavailableError: Every attempt failed transiently or timed out.
             CircuitOpenError: The method's breaker is open; nothing was sent.
             UnknownPaymentMethodError: ``method`` is not registered.
+            TypeError: ``amount`` is not a Decimal; nothing was sent.
+            ValueError: ``amount`` is not positive, or ``payment_id`` or ``idempotency_key`` is
+                empty; nothing was sent.
         """
+        check_refund(payment_id, amount, idempotency_key)
         strategy = self._strategy(method)
         call = _Call(
             strategy.name,
@@ -438,7 +447,11 @@ class PaymentGateway:
 
         Returns:
             The provider's answer.
+
+        Raises:
+            The same errors as :meth:`refund`.
         """
+        check_refund(payment_id, amount, idempotency_key)
         strategy = self._strategy(method)
         call = _Call(
             strategy.name,

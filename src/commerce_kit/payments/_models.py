@@ -93,6 +93,19 @@ def check_amount(amount: object, currency: str | None, *, name: str = "amount") 
         )
 
 
+def check_refund(payment_id: object, amount: object, idempotency_key: object) -> None:
+    """Refuse a refund's arguments before anything is sent to a provider.
+
+    Raises:
+        TypeError: ``amount`` is not a Decimal.
+        ValueError: ``amount`` is not a positive finite amount, or ``payment_id`` or
+            ``idempotency_key`` is empty (or the key is longer than providers accept).
+    """
+    _check_text(payment_id, "payment_id")
+    check_amount(amount, None)
+    _check_text(idempotency_key, "idempotency_key", limit=_MAX_KEY_LENGTH)
+
+
 def _check_text(value: object, name: str, *, limit: int | None = None) -> None:
     if not isinstance(value, str) or not value:
         raise ValueError(f"{name} must be a non-empty string, got {value!r}")
