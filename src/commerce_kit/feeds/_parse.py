@@ -172,22 +172,16 @@ def parse_feed(
 
     .. versionadded:: 0.1.0
     """
-    limits = DEFAULT_LIMITS if limits is None else limits
-    chosen = default_registry if registry is None else registry
-    field_map = resolve_columns(columns)
-    hook_list = tuple(hooks)
-    adapter: FeedAdapter | None = None if format is None else chosen.get(format)
-    progress = _Progress(hook_list) if hook_list else None
-    stream = open_source(source, max_bytes=limits.max_bytes, progress=progress, filename=filename)
-    return _start(
-        stream,
-        adapter=adapter,
-        registry=chosen,
+    return _open(
+        source,
+        encoding=None,
+        format=format,
         content_type=content_type,
+        filename=filename,
         limits=limits,
-        progress=progress,
-        hooks=hook_list,
-        field_map=field_map,
+        registry=registry,
+        hooks=hooks,
+        columns=columns,
     )
 
 
@@ -209,6 +203,32 @@ def parse_feed_text(
 
     .. versionadded:: 0.1.0
     """
+    return _open(
+        text.encode("utf-8"),
+        encoding="utf-8",
+        format=format,
+        content_type=content_type,
+        filename=filename,
+        limits=limits,
+        registry=registry,
+        hooks=hooks,
+        columns=columns,
+    )
+
+
+def _open(
+    source: FeedSource,
+    *,
+    encoding: str | None,
+    format: str | None,  # noqa: A002 - as in parse_feed
+    content_type: str | None,
+    filename: str | None,
+    limits: FeedLimits | None,
+    registry: FeedAdapterRegistry | None,
+    hooks: Iterable[FeedHook],
+    columns: Columns,
+) -> Generator[FeedRecord, None, None]:
+    """Resolve the arguments, open the source and choose the adapter: the work both faces share."""
     limits = DEFAULT_LIMITS if limits is None else limits
     chosen = default_registry if registry is None else registry
     field_map = resolve_columns(columns)
@@ -216,11 +236,11 @@ def parse_feed_text(
     adapter: FeedAdapter | None = None if format is None else chosen.get(format)
     progress = _Progress(hook_list) if hook_list else None
     stream = open_source(
-        text.encode("utf-8"),
+        source,
         max_bytes=limits.max_bytes,
         progress=progress,
         filename=filename,
-        encoding="utf-8",
+        encoding=encoding,
     )
     return _start(
         stream,
