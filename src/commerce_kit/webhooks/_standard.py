@@ -93,7 +93,7 @@ class Webhook(Verifier):
     ``whpk_`` public key, which verifies but cannot sign. ed25519 keys need the
     ``cryptography`` package (``pip install 'commerce-kit[ed25519]'``), imported only when such
     a key is given; ``whsec_`` secrets need nothing beyond the standard library. At most
-    :data:`MAX_V1A_ENTRIES` ``v1a`` entries of a header are checked, since each costs an
+    16 ``v1a`` entries of a header are checked, since each costs an
     ed25519 verification.
 
     **Rotation.** Give several secrets or keys, newest first, while one is being replaced.
@@ -332,7 +332,7 @@ def _any_v1_matches(signatures: str, expected: list[str]) -> bool:
 
 
 def _any_v1a_matches(signatures: str, content: bytes, keys: tuple[Ed25519Key, ...]) -> bool:
-    """Tell whether any of the first :data:`MAX_V1A_ENTRIES` ``v1a`` entries signs ``content``."""
+    """Tell whether any of the first 16 ``v1a`` entries signs ``content``."""
     tried = 0
     for entry in signatures.split():
         version, _, candidate = entry.partition(",")
