@@ -98,6 +98,7 @@ def test_json_report_has_the_documented_fields(capsys: pytest.CaptureFixture[str
     assert {
         "format": "csv",
         "columns": None,
+        "unmatched_columns": None,
         "records": 4,
         "accepted": 1,
         "rejected": 3,
@@ -135,12 +136,48 @@ def test_a_default_currency_completes_feeds_without_one(capsys: pytest.CaptureFi
     assert (EXIT_REJECTED, EXIT_OK, "all valid") == (without, status, out.strip()[-9:])
 
 
-def test_an_empty_feed_says_no_records(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    path = tmp_path / "empty.ndjson"
-    path.write_bytes(b"")
-    assert (EXIT_OK, f"{path} (ndjson): no records found\n") == run(
+def test_a_feed_with_no_records_says_so(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "none.json"
+    path.write_bytes(b"[]")
+    assert (EXIT_OK, f"{path} (json): no records found\n") == run(
         capsys, "feed", "validate", str(path)
     )[:2]
+
+
+EMPTY = "the feed is empty: there is nothing to validate"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".json", ".ndjson", ".xml", ".dat"])
+@pytest.mark.parametrize("content", [b"", b" \n\t\r\n"], ids=["0-bytes", "blank"])
+def test_an_empty_file_is_refused_in_one_line_whatever_its_suffix(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, suffix: str, content: bytes
+) -> None:
+    path = tmp_path / f"empty{suffix}"
+    path.write_bytes(content)
+    assert f"commerce-kit: {path}: {EMPTY}\n" == refused(capsys, str(path))
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n  \n"], ids=["0-bytes", "blank"])
+@pytest.mark.parametrize("fmt", [[], ["--format", "json"]], ids=["no-format", "json"])
+def test_empty_standard_input_is_refused_the_same_way(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    content: bytes,
+    fmt: list[str],
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(content)))
+    assert f"commerce-kit: <stdin>: {EMPTY}\n" == refused(capsys, "-", *fmt)
+
+
+def test_standard_input_read_ahead_to_look_for_content_is_not_lost(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Longer than the bytes read ahead, and starting with blank space.
+    rows = "".join(f"SKU-{n},Mug {n},1.00,USD\n" for n in range(4_000))
+    feed = "\n" * 70_000 + "sku,title,price,currency\n" + rows
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(feed.encode())))
+    status, out, _ = run(capsys, "feed", "validate", "-", "--format", "csv")
+    assert (EXIT_OK, "<stdin> (csv): 4000 records, 4000 accepted, all valid\n") == (status, out)
 
 
 def test_standard_input_is_read_for_a_dash(
@@ -373,7 +410,7 @@ def test_a_bug_in_commerce_kit_exits_3_with_a_hint_and_no_traceback(
     def broken(self: object, records: object, **kwargs: object) -> None:
         raise KeyError("model\nfield")
 
-    monkeypatch.setattr(commerce_kit.validation.Validator, "validate", broken)
+    monkeypatch.setattr(commerce_kit.validation.Validator, "iter_validate", broken)
     status, out, err = run(capsys, "feed", "validate", fixture("valid.csv"))
     assert (EXIT_INTERNAL, "", 1) == (status, out, len(err.splitlines()))
     assert err.startswith("commerce-kit: internal error (KeyError: 'model\\nfield'). This is a bug")
@@ -410,7 +447,7 @@ def test_a_long_internal_error_is_clipped_to_one_short_line(
     def broken(self: object, records: object, **kwargs: object) -> None:
         raise RuntimeError("x" * 5_000)
 
-    monkeypatch.setattr(commerce_kit.validation.Validator, "validate", broken)
+    monkeypatch.setattr(commerce_kit.validation.Validator, "iter_validate", broken)
     status, _, err = run(capsys, "feed", "validate", fixture("valid.csv"))
     assert (EXIT_INTERNAL, 1, True) == (status, len(err.splitlines()), len(err) < 400)
 
@@ -493,9 +530,7 @@ def test_a_large_feed_draws_a_progress_bar_on_a_terminal_and_wipes_it(
     monkeypatch.setattr(sys, "stderr", terminal)
     status = main(["feed", "validate", str(big_feed)])
     drawn = terminal.getvalue()
-    last = drawn.rstrip("\r ").rsplit("\r", 1)[-1]
-    assert (EXIT_OK, True, True) == (status, "[####" in drawn, drawn.endswith("\r"))
-    assert "100%" in last
+    assert (EXIT_OK, True, True) == (status, "100%" in drawn, drawn.endswith("\x1b[2K"))
     assert "all valid" in capsys.readouterr().out
 
 
@@ -522,9 +557,11 @@ def test_a_refused_feed_wipes_the_bar_before_the_message(
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     status = main(["feed", "validate", str(path)])
-    assert (EXIT_REFUSED, True) == (
+    drawn, message = terminal.getvalue().rsplit("\x1b[2K", 1)
+    assert (EXIT_REFUSED, True, True) == (
         status,
-        terminal.getvalue().split("\r")[-1].startswith("commerce-kit: "),
+        "%" in drawn,
+        message.startswith("commerce-kit: "),
     )
 
 
