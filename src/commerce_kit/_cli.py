@@ -17,7 +17,6 @@ import argparse
 import os
 import stat
 import sys
-import tempfile
 import time
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
@@ -421,6 +420,8 @@ class _Tally:
         limit = self.limit
         if limit is None:
             if self.spool is None:
+                import tempfile  # noqa: PLC0415 - only --max-errors 0 spools
+
                 self.spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed by close()
                     max_size=_SPOOL_IN_MEMORY, mode="w+", encoding="utf-8", errors="surrogatepass"
                 )
