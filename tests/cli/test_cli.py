@@ -338,6 +338,72 @@ def test_the_json_report_lists_at_most_a_thousand_skipped_rows(
     assert (1_005, 1_000) == (report["skipped"], len(report["skipped_rows"]))
 
 
+COLUMN_HINT = (
+    "hint: no column is a product field (the feed's columns: {found}); expected sku, title, "
+    "currency, price, and optionally description, stock, url, image_url, brand, gtin; or a shop "
+    "export's (magento, shopify, woocommerce)"
+)
+
+
+def test_a_feed_whose_columns_match_nothing_says_so_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "other.ndjson"
+    path.write_text('{"Artikel": "A-1", "Preis": "3.00"}\n{"Artikel": "A-2", "Preis": "4.00"}\n')
+    status, out, _ = run(capsys, "feed", "validate", str(path))
+    lines = out.splitlines()
+    assert (EXIT_REJECTED, COLUMN_HINT.format(found="Artikel, Preis")) == (status, lines[1])
+    assert "hint: the feed names no currency" not in out  # the column hint explains it all
+
+
+def test_the_json_report_names_the_unmatched_columns_and_the_expected_ones(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "other.csv"
+    path.write_text("a,b,c,d,e,f,g,h,i,j\n" + "1,2,3,4,5,6,7,8,9,10\n")
+    report = json.loads(run(capsys, "feed", "validate", str(path), "--json")[1])
+    assert {
+        "message": COLUMN_HINT.format(found="a, b, c, d, e, f, g, h, ...")[len("hint: ") :],
+        "found": list("abcdefghij"),
+        "expected": [
+            "sku",
+            "title",
+            "currency",
+            "price",
+            "description",
+            "stock",
+            "url",
+            "image_url",
+            "brand",
+            "gtin",
+        ],
+    } == report["unmatched_columns"]
+
+
+def test_one_known_column_is_enough_to_give_no_column_hint(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "partial.csv"
+    path.write_text("Artikel,price\nA-1,3.00\n")
+    _, out, _ = run(capsys, "feed", "validate", str(path))
+    _, as_json, _ = run(capsys, "feed", "validate", str(path), "--json")
+    assert ("no column" in out, None) == (False, json.loads(as_json)["unmatched_columns"])
+
+
+def test_the_saleor_sample_is_explained_not_just_listed(capsys: pytest.CaptureFixture[str]) -> None:
+    path = vectors_dir() / "feeds" / "saleor_populatedb_products_subset.json"
+    status, out, _ = run(capsys, "feed", "validate", str(path), "--max-errors", "1")
+    report = json.loads(run(capsys, "feed", "validate", str(path), "--json")[1])
+    assert (EXIT_REJECTED, COLUMN_HINT.format(found="model, pk, fields")) == (
+        status,
+        out.splitlines()[1],
+    )
+    assert (["model", "pk", "fields"], 776) == (
+        report["unmatched_columns"]["found"],
+        report["error_count"],
+    )
+
+
 def test_the_presets_the_command_offers_are_the_library_s() -> None:
     assert sorted(commerce_kit.feeds.FIELD_MAPS) == list(COLUMN_PRESETS)
 
