@@ -211,7 +211,12 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         return EXIT_REFUSED
     else:
         stdin = _Replayed(getattr(sys.stdin, "buffer", sys.stdin))
-        if stdin.is_empty():
+        try:
+            empty = stdin.is_empty()
+        except OSError as error:
+            _say(err, f"{PROG}: {label}: {_refusal(error)}")
+            return EXIT_REFUSED
+        if empty:
             _say(err, f"{PROG}: {label}: {EMPTY_FEED}")
             return EXIT_REFUSED
         source = stdin
@@ -241,7 +246,7 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     )
     try:
         records = parse_feed(source, format=args.format, hooks=[on_feed_event], columns=columns)
-        validator = Validator(defaults=defaults, max_errors=0)
+        validator = Validator(defaults=defaults)
         for result in validator.iter_validate(tally.columns.watch(records)):
             tally.add(result.errors)
     except (CommerceKitError, OSError) as error:

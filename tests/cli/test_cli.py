@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -167,6 +168,20 @@ def test_empty_standard_input_is_refused_the_same_way(
 ) -> None:
     monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(content)))
     assert f"commerce-kit: <stdin>: {EMPTY}\n" == refused(capsys, "-", *fmt)
+
+
+def test_standard_input_that_cannot_be_read_is_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Failing(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: Any) -> int:
+            raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(Failing())))
+    assert "commerce-kit: <stdin>: cannot be read (Input/output error)\n" == refused(capsys, "-")
 
 
 def test_standard_input_read_ahead_to_look_for_content_is_not_lost(
@@ -598,6 +613,24 @@ def test_a_large_feed_draws_a_progress_bar_on_a_terminal_and_wipes_it(
     drawn = terminal.getvalue()
     assert (EXIT_OK, True, True) == (status, "100%" in drawn, drawn.endswith("\x1b[2K"))
     assert "all valid" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("columns", [24, 40, 72])
+def test_the_bar_fits_a_narrow_terminal_and_leaves_no_line_behind(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, big_feed: Path, columns: int
+) -> None:
+    folder = tmp_path / ("a-rather-long-folder-name-" * 3)
+    folder.mkdir()
+    path = folder / "partner-products-export-2024-with-a-long-name.csv"
+    shutil.copy(big_feed, path)
+    monkeypatch.setenv("COLUMNS", str(columns))  # what the terminal says its width is
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    main(["feed", "validate", str(path)])
+    drawn = terminal.getvalue()
+    shown = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", part) for part in re.split(r"[\r\n]", drawn)]
+    assert [] == [part for part in shown if len(part.rstrip()) > columns]
+    assert (True, True) == ("..." in "".join(shown), drawn.count("\n") == drawn.count("\x1b[1A"))
 
 
 def test_no_progress_is_drawn_when_stderr_is_not_a_terminal(
