@@ -36,7 +36,7 @@ def log_rejections(event: WebhookEvent) -> None:
 
 
 hook: WebhookHook = log_rejections
-store: ReplayStore = MemoryReplayStore(max_size=10_000, clock=ManualClock(1_700_000_000))
+store: ReplayStore = MemoryReplayStore(maxsize=10_000, clock=ManualClock(1_700_000_000))
 custom: ReplayStore = RedisLikeStore()
 
 sender = Webhook(generate_secret())

@@ -1,8 +1,9 @@
 """Signed webhooks: Standard Webhooks signing and verification, Stripe verification, replay guard.
 
-Standard library only. :class:`Webhook` implements the `Standard Webhooks`_ HMAC-SHA256 scheme
-for both ends; :class:`StripeWebhook` verifies ``Stripe-Signature`` headers. Both refuse a
-delivery with :class:`~commerce_kit.WebhookVerificationError`, whose ``reason`` is a
+Standard library only, but for ed25519 keys (the ``commerce-kit[ed25519]`` extra).
+:class:`Webhook` implements the `Standard Webhooks`_ scheme, HMAC-SHA256 (``v1``) and ed25519
+(``v1a``), for both ends; :class:`StripeWebhook` verifies ``Stripe-Signature`` headers. Both
+refuse a delivery with :class:`~commerce_kit.WebhookVerificationError`, whose ``reason`` is a
 :class:`FailureReason`.
 
 .. _Standard Webhooks: https://www.standardwebhooks.com/
