@@ -29,7 +29,7 @@ from hypothesis.stateful import (
 
 from commerce_kit import RateLimit, RateLimitDecision, RateLimiter, RateLimitStrategy
 from commerce_kit.resilience._rate_limit_store import Op
-from commerce_kit.resilience._rate_limiter import _counter_ops, _exact_ops, _gcra_ops
+from commerce_kit.resilience._rate_limit_strategies import counter_ops, exact_ops, gcra_ops
 
 # -- the models ------------------------------------------------------------------------------------
 
@@ -208,7 +208,7 @@ def first_reading_admits(step: Step, state: object, now: float, cost: int) -> No
 def test_exact_retry_after_is_the_first_admitting_reading(
     limit: int, window: float, start: float, steps: list[tuple[float, int]]
 ) -> None:
-    step = _exact_ops(RateLimit(limit, window)).step
+    step = exact_ops(RateLimit(limit, window)).step
     state: object = None
     now = start
     for gap, cost in steps:
@@ -275,7 +275,7 @@ def test_counter_stays_within_its_documented_bound(
 def test_counter_retry_after_is_the_first_admitting_reading(
     limit: int, window: float, start: float, steps: list[tuple[float, int]]
 ) -> None:
-    step = _counter_ops(RateLimit(limit, window, strategy="sliding_counter")).step
+    step = counter_ops(RateLimit(limit, window, strategy="sliding_counter")).step
     state: object = None
     now = start
     for gap, cost in steps:
@@ -326,7 +326,7 @@ def test_gcra_matches_the_leaky_bucket(
 def test_gcra_retry_after_is_the_first_admitting_reading(
     limit: int, window: float, start: float, steps: list[tuple[float, int]]
 ) -> None:
-    step = _gcra_ops(RateLimit(limit, window, strategy="gcra")).step
+    step = gcra_ops(RateLimit(limit, window, strategy="gcra")).step
     state: object = None
     now = start
     for gap, cost in steps:

@@ -21,7 +21,7 @@ from commerce_kit import (
     MemoryBreakerStore,
     StateChanged,
 )
-from commerce_kit.resilience import BreakerCell, BreakerEvent, ExceptionFilter
+from commerce_kit.resilience import BreakerCell, BreakerEvent, ExceptionMatcher
 from commerce_kit.testing import ManualClock
 
 
@@ -61,7 +61,7 @@ tuned = CircuitBreaker(
     clock=ManualClock(),
     store=MemoryBreakerStore(),
 )
-on_types: ExceptionFilter = (ConnectionError, TimeoutError)
+on_types: ExceptionMatcher = (ConnectionError, TimeoutError)
 CircuitBreaker(failure_on=on_types)
 
 
@@ -74,7 +74,7 @@ async def acharge(amount: int) -> str:
 
 
 result: str = breaker.call(charge, 5, currency="USD")
-pending: Coroutine[Any, Any, str] = breaker.call_async(acharge, 5)
+pending: Coroutine[Any, Any, str] = breaker.acall(acharge, 5)
 
 guarded = breaker(charge)
 text: str = guarded(5, currency="EUR")
@@ -107,7 +107,7 @@ except CircuitOpenError as error:
     which: str = error.name
 
 breakers = CircuitBreakerRegistry(
-    functools.partial(CircuitBreaker, failure_threshold=3), max_size=100
+    functools.partial(CircuitBreaker, failure_threshold=3), maxsize=100
 )
 paypal: CircuitBreaker = breakers.get("paypal")
 every: list[CircuitBreaker] = list(breakers)

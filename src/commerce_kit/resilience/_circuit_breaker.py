@@ -14,7 +14,6 @@ the user's function and swaps the resulting record into a :class:`BreakerStore` 
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import threading
 import time
@@ -37,6 +36,7 @@ from commerce_kit.resilience._circuit_breaker_machine import (
     failures_in_window,
     retry_after,
     step,
+    wait_until,
 )
 from commerce_kit.resilience._circuit_breaker_store import (
     BreakerCell,
@@ -44,6 +44,11 @@ from commerce_kit.resilience._circuit_breaker_store import (
     MemoryBreakerCell,
 )
 from commerce_kit.resilience._circuit_breaker_window import RollingWindow
+from commerce_kit.resilience._matchers import (
+    ExceptionMatcher,
+    exception_matcher,
+    is_async_callable,
+)
 from commerce_kit.typing import Clock
 
 __all__ = [
@@ -53,7 +58,6 @@ __all__ = [
     "CallRejected",
     "CallSucceeded",
     "CircuitBreaker",
-    "ExceptionFilter",
     "StateChanged",
 ]
 
@@ -69,11 +73,6 @@ _FORCED_OPEN = CircuitState.FORCED_OPEN
 _DISABLED = CircuitState.DISABLED
 _NORMAL = Admission.NORMAL
 _TRIAL = Admission.TRIAL
-
-#: Which exceptions count as failures: an exception type, a tuple of them, or a predicate.
-ExceptionFilter: TypeAlias = (
-    type[Exception] | tuple[type[Exception], ...] | Callable[[Exception], bool]
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -237,7 +236,7 @@ class CircuitBreaker:
     slot back without closing the circuit, since it proved nothing about the dependency. Every
     exception is re-raised unchanged.
 
-    One breaker serves threads and asyncio tasks alike (``call``, ``call_async``, or ``@breaker``
+    One breaker serves threads and asyncio tasks alike (``call``, ``acall``, or ``@breaker``
     on a ``def`` or an ``async def``). Every decision is a compare-and-set of the store's record,
     so concurrent callers never let more than ``half_open_max_calls`` trials through. A closed
     breaker with nothing to record runs the call with no lock and no clock read. The counts in
@@ -260,7 +259,9 @@ class CircuitBreaker:
             only an unbroken run of failures opens the circuit.
         half_open_max_calls: Trial calls allowed at once while half-open.
         success_threshold: Successful trials that close the circuit.
-        failure_on: Exception types, or a predicate on the exception, that count as failures.
+        failure_on: Which exceptions count as failures: an
+            :data:`~commerce_kit.resilience.ExceptionMatcher` (an :class:`Exception` subclass, a
+            tuple of them, or a predicate on the exception).
         exclude: Exception types that never count, even if ``failure_on`` matches.
         hooks: Callables receiving :data:`~commerce_kit.resilience.BreakerEvent` objects. A hook
             that raises is logged and otherwise ignored.
@@ -292,6 +293,12 @@ class CircuitBreaker:
         30.0
 
     .. versionadded:: 0.1.0
+
+    .. versionchanged:: 0.2.0
+       ``call_async`` is now :meth:`acall`; ``failure_on`` takes an
+       :data:`~commerce_kit.resilience.ExceptionMatcher` (which replaces ``ExceptionFilter``) and is
+       validated as ``retry(on=...)`` is; a decorated object whose ``__call__`` is async is
+       wrapped as async.
     """
 
     __slots__ = (
@@ -332,7 +339,7 @@ class CircuitBreaker:
         consecutive: bool = True,
         half_open_max_calls: int = 1,
         success_threshold: int = 1,
-        failure_on: ExceptionFilter = Exception,
+        failure_on: ExceptionMatcher = Exception,
         exclude: type[BaseException] | tuple[type[BaseException], ...] = (),
         hooks: Iterable[Callable[[BreakerEvent], None]] = (),
         clock: Clock = time.monotonic,
@@ -387,23 +394,7 @@ class CircuitBreaker:
             if slow_call_threshold is None
             else to_seconds(slow_call_threshold, name="slow_call_threshold")
         )
-        if isinstance(failure_on, (type, tuple)):
-            types = _exception_types(failure_on, "failure_on")
-            for item in types:
-                if not issubclass(item, Exception):
-                    raise TypeError(
-                        f"failure_on must name Exception subclasses, got {item.__name__}: "
-                        "other BaseExceptions always pass through uncounted"
-                    )
-            self._failure_types: tuple[type[BaseException], ...] = types
-            self._predicate: Callable[[Exception], bool] | None = None
-        elif callable(failure_on):
-            self._failure_types = ()
-            self._predicate = failure_on
-        else:
-            raise TypeError(
-                f"failure_on must be exception types or a predicate, got {failure_on!r}"
-            )
+        self._failure_types, self._predicate = exception_matcher(failure_on, name="failure_on")
         self._exclude = _exception_types(exclude, "exclude")
         self._hooks = tuple(hooks)
         self._name = name
@@ -469,9 +460,7 @@ class CircuitBreaker:
                 raise self._open_error(record, now)
         return self._call_slow(fn, args, kwargs)
 
-    async def call_async(
-        self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs
-    ) -> T:
+    async def acall(self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Await ``fn(*args, **kwargs)`` through the breaker and return its result.
 
         A cancelled call (:class:`asyncio.CancelledError`) is not counted and gives back its
@@ -488,6 +477,9 @@ class CircuitBreaker:
         Raises:
             CircuitOpenError: The circuit is open (or half-open with its trials taken); ``fn``
                 was not called.
+
+        .. versionadded:: 0.2.0
+           Replaces ``call_async``, following the library's ``a`` prefix for async faces.
         """
         if self._fast_cell.record is IDLE:
             try:
@@ -507,54 +499,30 @@ class CircuitBreaker:
     def __call__(self, fn: Callable[P, T]) -> Callable[P, T]:
         """Decorate ``fn`` so that every call goes through the breaker.
 
-        Works on a ``def`` and an ``async def`` alike; the wrapper keeps the signature, and for
-        an ``async def`` it is a coroutine function too.
+        Works on a ``def``, an ``async def`` and an object whose ``__call__`` is async alike; the
+        wrapper keeps the signature, and for an async callable it is a coroutine function too.
 
         Args:
             fn: The function to guard.
 
         Returns:
             The guarded function.
+
+        .. versionchanged:: 0.2.0
+           An object with an ``async def __call__`` is wrapped as async.
         """
-        if inspect.iscoroutinefunction(fn):
-            return cast("Callable[P, T]", self._wrap_async(fn))
+        if is_async_callable(fn):
+            afn = cast("Callable[..., Awaitable[Any]]", fn)
+
+            @functools.wraps(fn)
+            async def aguarded(*args: Any, **kwargs: Any) -> Any:
+                return await self.acall(afn, *args, **kwargs)
+
+            return cast("Callable[P, T]", aguarded)
 
         @functools.wraps(fn)
         def guarded(*args: P.args, **kwargs: P.kwargs) -> T:
-            if self._fast_cell.record is IDLE:
-                try:
-                    result = fn(*args, **kwargs)
-                except BaseException as exc:
-                    self._on_error(exc, None, 0.0)
-                    raise
-                self._successes += 1
-                return result
-            record = self._cell.record
-            if record.state is _OPEN:
-                now = self._clock()
-                if now < record.opened_at + self._reset_timeout:
-                    raise self._open_error(record, now)
-            return self._call_slow(fn, args, kwargs)
-
-        return guarded
-
-    def _wrap_async(self, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
-        @functools.wraps(fn)
-        async def guarded(*args: Any, **kwargs: Any) -> Any:
-            if self._fast_cell.record is IDLE:
-                try:
-                    result = await fn(*args, **kwargs)
-                except BaseException as exc:
-                    self._on_error(exc, None, 0.0)
-                    raise
-                self._successes += 1
-                return result
-            record = self._cell.record
-            if record.state is _OPEN:
-                now = self._clock()
-                if now < record.opened_at + self._reset_timeout:
-                    raise self._open_error(record, now)
-            return await self._call_slow_async(fn, args, kwargs)
+            return self.call(fn, *args, **kwargs)
 
         return guarded
 
@@ -621,7 +589,10 @@ class CircuitBreaker:
         The entry points check for this case themselves and raise the returned error, so that
         the fast-fail path unwinds through one frame only.
         """
-        wait = record.opened_at + self._reset_timeout - now
+        due = record.opened_at + self._reset_timeout
+        wait = due - now
+        if now + wait < due:  # rounded one float step short: the retry would be refused again
+            wait = wait_until(now, due)
         self._rejections += 1
         if self._hooks:
             self._emit(CallRejected(self._name, _OPEN, wait))
@@ -676,10 +647,10 @@ class CircuitBreaker:
     def _counts(self, exc: Exception) -> bool:
         if isinstance(exc, self._exclude):
             return False
+        if not isinstance(exc, self._failure_types):
+            return False
         predicate = self._predicate
-        if predicate is None:
-            return isinstance(exc, self._failure_types)
-        return bool(predicate(exc))
+        return predicate is None or bool(predicate(exc))
 
     def _on_ignored(self, epoch: float | None) -> None:
         self._ignored += 1

@@ -13,6 +13,7 @@ closed record without pending failures is the single :data:`IDLE` object, so the
 from __future__ import annotations
 
 import enum
+import math
 from dataclasses import dataclass
 
 
@@ -213,16 +214,32 @@ def failures_in_window(record: BreakerRecord, now: float, policy: Policy) -> int
     return sum(1 for t in record.failures if now < t + window)
 
 
+def wait_until(now: float, due: float) -> float:
+    """Return the shortest wait ``w >= 0`` such that ``now + w >= due`` in float arithmetic.
+
+    ``due - now`` can round so that a caller who waits exactly that long reads a clock one float
+    step short of ``due`` (``0.2 + (0.9 - 0.2) < 0.9``); each step up here adds at least the
+    rounding error back, so the loop runs once or twice.
+    """
+    wait = due - now
+    if wait <= 0.0:
+        return 0.0
+    while now + wait < due:
+        wait = math.nextafter(wait, math.inf)
+    return wait
+
+
 def retry_after(record: BreakerRecord, now: float, policy: Policy) -> float:
     """Return the seconds until a call would be admitted, judged from ``record`` at ``now``.
 
-    ``0.0`` when a call would be admitted now. Open: the time left until the reset timeout ends.
+    ``0.0`` when a call would be admitted now. Open: the time left until the reset timeout ends,
+    such that ``now + retry_after`` is at or past it (see :func:`wait_until`).
     Half-open with every trial slot taken: ``reset_timeout``, the wait if the trial in flight
     fails now (it is shorter if the trial succeeds). Forced open: infinity.
     """
     state = record.state
     if state is CircuitState.OPEN:
-        return max(0.0, record.opened_at + policy.reset_timeout - now)
+        return wait_until(now, record.opened_at + policy.reset_timeout)
     if state is CircuitState.HALF_OPEN:
         return 0.0 if record.trials < policy.half_open_max_calls else policy.reset_timeout
     if state is CircuitState.FORCED_OPEN:
