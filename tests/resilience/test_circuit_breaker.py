@@ -17,7 +17,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import assume, given
 from hypothesis import strategies as st
 
 from commerce_kit import (
@@ -151,9 +151,7 @@ def test_a_clock_advanced_by_retry_after_always_admits_a_trial(
     clock.advance(share * reset_timeout)
     refused_at = clock()
     due = opened_at + reset_timeout
-    if refused_at >= due:  # the advance itself rounded up to the due time
-        assert HALF_OPEN == breaker.state
-        return
+    assume(refused_at < due)  # false only when the advance itself rounded up to the due time
     hint = breaker.snapshot().retry_after
     with pytest.raises(CircuitOpenError) as info:
         breaker.call(ok)
