@@ -194,6 +194,9 @@ class _NoFastPath:
 
 
 _NO_FAST_PATH = _NoFastPath()
+#: Builds the fast-fail error without the Python ``__init__`` chain (``CircuitOpenError`` then
+#: ``Exception``): about 30% of the "open fast-fail, raise + catch" row (2,774 against 4,146 ns,
+#: interleaved on a loaded machine). Only :meth:`CircuitBreaker._open_error` uses it.
 _new_error = CircuitOpenError.__new__
 
 
@@ -512,17 +515,50 @@ class CircuitBreaker:
            An object with an ``async def __call__`` is wrapped as async.
         """
         if is_async_callable(fn):
-            afn = cast("Callable[..., Awaitable[Any]]", fn)
-
-            @functools.wraps(fn)
-            async def aguarded(*args: Any, **kwargs: Any) -> Any:
-                return await self.acall(afn, *args, **kwargs)
-
-            return cast("Callable[P, T]", aguarded)
+            return cast(
+                "Callable[P, T]", self._wrap_async(cast("Callable[..., Awaitable[Any]]", fn))
+            )
 
         @functools.wraps(fn)
         def guarded(*args: P.args, **kwargs: P.kwargs) -> T:
-            return self.call(fn, *args, **kwargs)
+            # A copy of call()'s fast path, not a call to it: 146 against 304 ns in the "closed
+            # path, sync call" row (@CircuitBreaker), which keeps it over 3x the fastest peer.
+            if self._fast_cell.record is IDLE:
+                try:
+                    result = fn(*args, **kwargs)
+                except BaseException as exc:
+                    self._on_error(exc, None, 0.0)
+                    raise
+                self._successes += 1
+                return result
+            record = self._cell.record
+            if record.state is _OPEN:
+                now = self._clock()
+                if now < record.opened_at + self._reset_timeout:
+                    raise self._open_error(record, now)
+            return self._call_slow(fn, args, kwargs)
+
+        return guarded
+
+    def _wrap_async(self, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
+        @functools.wraps(fn)
+        async def guarded(*args: Any, **kwargs: Any) -> Any:
+            # A copy of acall()'s fast path, not an await of it: 313 against 638 ns in the "closed
+            # path, async call" row (@CircuitBreaker async).
+            if self._fast_cell.record is IDLE:
+                try:
+                    result = await fn(*args, **kwargs)
+                except BaseException as exc:
+                    self._on_error(exc, None, 0.0)
+                    raise
+                self._successes += 1
+                return result
+            record = self._cell.record
+            if record.state is _OPEN:
+                now = self._clock()
+                if now < record.opened_at + self._reset_timeout:
+                    raise self._open_error(record, now)
+            return await self._call_slow_async(fn, args, kwargs)
 
         return guarded
 
@@ -606,13 +642,7 @@ class CircuitBreaker:
         self._rejections += 1
         if self._hooks:
             self._emit(CallRejected(self._name, state, wait))
-        # Equivalent to CircuitOpenError(message, name=..., retry_after=...) (a test holds the
-        # two to the same args and attributes), without the Python-level __init__ chain, which
-        # was a third of the fast-fail path's cost. _open_error does the same.
-        error = _new_error(CircuitOpenError, message)
-        error.name = self._name
-        error.retry_after = wait
-        return error
+        return CircuitOpenError(message, name=self._name, retry_after=wait)
 
     def _on_success(self, epoch: float | None, started: float) -> None:
         now = self._clock()

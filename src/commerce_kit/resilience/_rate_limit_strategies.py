@@ -52,8 +52,8 @@ _NAN: Final = math.nan
 _nextafter = math.nextafter
 
 #: ``_new(RateLimitDecision, fields)`` builds a decision with ``tuple``'s C constructor, as
-#: ``NamedTuple._make`` does, skipping the Python ``__new__`` of ``RateLimitDecision(...)``:
-#: GAIN_NEW_DECISION. Every operation below builds its decisions so.
+#: ``NamedTuple._make`` does, skipping the NamedTuple's Python ``__new__``: it saves about 320 ns
+#: of a 590-830 ns hit in every ``RateLimiter.hit`` row (interleaved A/B, all three strategies).
 _new: Callable[[type[RateLimitDecision], tuple[Any, ...]], RateLimitDecision] = tuple.__new__
 #: A store operation with an optional trial flag: ``step(state or None, now, cost, commit=True)
 #: -> (new_state, decision)``.
