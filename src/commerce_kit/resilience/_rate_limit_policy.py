@@ -157,10 +157,14 @@ class RateLimit:
 
 
 class _DecisionFields(NamedTuple):
+    #: Whether the hit was admitted; for a peek, whether a hit of cost 1 would be.
     allowed: bool
     remaining: float
+    #: Seconds until a hit of the same cost would be admitted; ``0.0`` when allowed.
     retry_after: float
+    #: Seconds until the full quota is available again, if nothing else is hit.
     reset_after: float
+    #: The policy these numbers describe (the most restrictive one, for several).
     policy: RateLimit
     parts: tuple[RateLimitDecision, ...] | None = None
 
@@ -239,3 +243,4 @@ class RateLimitDecision(_DecisionFields):
             retry_after=None if self[0] else min(self[2], top),
             legacy=(self[4].limit, int(self[1]), min(self[3], top)) if legacy else None,
         )
+
