@@ -243,4 +243,3 @@ class RateLimitDecision(_DecisionFields):
             retry_after=None if self[0] else min(self[2], top),
             legacy=(self[4].limit, int(self[1]), min(self[3], top)) if legacy else None,
         )
-
