@@ -89,6 +89,17 @@ def refund(order: str) -> bool:
 
 ok: bool = refund("o-1")
 
+
+class Capture:
+    async def __call__(self, amount: int) -> str:
+        return str(amount)
+
+
+acapture = breaker(Capture())
+captured: Coroutine[Any, Any, str] = acapture(5)
+predicate: ExceptionMatcher = lambda error: isinstance(error, ConnectionError)  # noqa: E731
+CircuitBreaker(failure_on=predicate)
+
 state: CircuitState = breaker.state
 is_open: bool = state is CircuitState.OPEN
 snapshot: BreakerSnapshot = breaker.snapshot()
