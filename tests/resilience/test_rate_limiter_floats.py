@@ -7,24 +7,29 @@ import math
 import pytest
 
 from commerce_kit import RateLimiter, RateLimitStrategy
-from commerce_kit.resilience._rate_limit_strategies import delay, first_admitting
+from commerce_kit.resilience._rate_limit_strategies import first_admitting
+from commerce_kit.resilience._waits import wait_until
 
 
-def test_delay_is_exact_when_the_difference_is() -> None:
-    assert 2.5 == delay(10.0, 12.5)
+def test_wait_until_is_exact_when_the_difference_is() -> None:
+    assert 2.5 == wait_until(10.0, 12.5)
 
 
-def test_delay_steps_up_when_the_difference_rounds_down() -> None:
+def test_wait_until_is_zero_once_the_due_reading_has_come() -> None:
+    assert (0.0, 0.0) == (wait_until(5.0, 5.0), wait_until(5.0, 4.0))
+
+
+def test_wait_until_steps_up_when_the_difference_rounds_down() -> None:
     now, target = 363.1643732157536, 6987709.112535766
     assert now + (target - now) < target  # the case this test is about
-    wait = delay(now, target)
+    wait = wait_until(now, target)
     assert now + wait >= target
     assert now + math.nextafter(wait, 0.0) < target
 
 
-def test_delay_lands_just_after_a_target_no_delay_reaches() -> None:
+def test_wait_until_lands_just_after_a_target_no_delay_reaches() -> None:
     now, target = 540.3440417348102, 88361.90759926681
-    wait = delay(now, target)
+    wait = wait_until(now, target)
     assert (True, False) == (now + wait > target, now + math.nextafter(wait, 0.0) >= target)
 
 

@@ -36,7 +36,6 @@ from commerce_kit.resilience._circuit_breaker_machine import (
     failures_in_window,
     retry_after,
     step,
-    wait_until,
 )
 from commerce_kit.resilience._circuit_breaker_store import (
     BreakerCell,
@@ -49,6 +48,7 @@ from commerce_kit.resilience._matchers import (
     exception_matcher,
     is_async_callable,
 )
+from commerce_kit.resilience._waits import wait_until
 from commerce_kit.typing import Clock
 
 __all__ = [

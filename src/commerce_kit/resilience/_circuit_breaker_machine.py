@@ -13,8 +13,9 @@ closed record without pending failures is the single :data:`IDLE` object, so the
 from __future__ import annotations
 
 import enum
-import math
 from dataclasses import dataclass
+
+from commerce_kit.resilience._waits import wait_until
 
 
 class CircuitState(enum.Enum):
@@ -212,21 +213,6 @@ def failures_in_window(record: BreakerRecord, now: float, policy: Policy) -> int
     """Return how many of the record's counted failures are still inside the window at ``now``."""
     window = policy.window
     return sum(1 for t in record.failures if now < t + window)
-
-
-def wait_until(now: float, due: float) -> float:
-    """Return the shortest wait ``w >= 0`` such that ``now + w >= due`` in float arithmetic.
-
-    ``due - now`` can round so that a caller who waits exactly that long reads a clock one float
-    step short of ``due`` (``0.2 + (0.9 - 0.2) < 0.9``); each step up here adds at least the
-    rounding error back, so the loop runs once or twice.
-    """
-    wait = due - now
-    if wait <= 0.0:
-        return 0.0
-    while now + wait < due:
-        wait = math.nextafter(wait, math.inf)
-    return wait
 
 
 def retry_after(record: BreakerRecord, now: float, policy: Policy) -> float:

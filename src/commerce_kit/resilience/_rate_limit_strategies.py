@@ -31,6 +31,7 @@ from commerce_kit.resilience._rate_limit_policy import (
     RateLimitStrategy,
 )
 from commerce_kit.resilience._rate_limit_store import Op
+from commerce_kit.resilience._waits import wait_until
 
 __all__ = [
     "Apply",
@@ -38,7 +39,6 @@ __all__ = [
     "Step",
     "composite_ops",
     "counter_ops",
-    "delay",
     "exact_ops",
     "first_admitting",
     "gcra_ops",
@@ -89,20 +89,6 @@ def _stepper(apply: Apply, fresh: Callable[[], Any]) -> Step:
         return state, apply(state, now, cost, commit)
 
     return step
-
-
-def delay(now: float, target: float) -> float:
-    """Return the shortest delay ``r`` whose reading ``now + r`` is at or after ``target``.
-
-    ``target - now`` is exact when ``target <= 2 * now``, and callers check that first. Further
-    out it may round down, and a step or two up finds the delay; when rounding makes ``target``
-    itself unreachable by ``now + r`` (a tie), the reading just after it is the answer. (Each step
-    moves ``r`` by at least an ulp of ``now`` there, as ``r > now``, so the loop is short.)
-    """
-    r = target - now
-    while now + r < target:
-        r = _nextafter(r, _INF)
-    return r
 
 
 def first_admitting(admits: Callable[[float], bool], guess: float, now: float) -> float:
@@ -168,7 +154,7 @@ def exact_ops(policy: RateLimit) -> Ops:
         target = log[first + need - left - 1]
         retry = target - now
         if now + retry != target:
-            retry = delay(now, target)
+            retry = wait_until(now, target)
         return new(cls, (False, left, retry, log[-1] - now, policy, None))
 
     step = _stepper(apply, list)
@@ -250,7 +236,7 @@ def counter_ops(policy: RateLimit) -> Ops:
             memo = (end, prev, curr, need, target)
         retry = target - now
         if now + retry != target:
-            retry = delay(now, target)
+            retry = wait_until(now, target)
         reset = end + window - now if curr else end - now
         return new(cls, (False, avail if avail > 0.0 else 0, retry, reset, policy, None))
 
@@ -323,7 +309,7 @@ def gcra_ops(policy: RateLimit) -> Ops:
                 memo = (anchor, units, need, target)
             retry = target - now
             if now + retry != target:
-                retry = delay(now, target)
+                retry = wait_until(now, target)
             reset = units * interval - elapsed
             return new(cls, (False, free if free > 0.0 else 0, retry, reset, policy, None))
         if cost and commit:  # at rest: a new backlog starts now
