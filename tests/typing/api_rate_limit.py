@@ -7,14 +7,14 @@ from datetime import timedelta
 from typing import Any
 
 from commerce_kit import (
-    LimitExceeded,
     RateLimit,
     RateLimitDecision,
     RateLimiter,
     RateLimitExceeded,
     RateLimitStrategy,
-    format_retry_after,
 )
+from commerce_kit.http import format_retry_after
+from commerce_kit.resilience import LimitExceeded
 from commerce_kit.testing import ManualClock
 from commerce_kit.typing import RateLimitStore
 

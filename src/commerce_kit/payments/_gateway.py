@@ -40,6 +40,7 @@ from commerce_kit._errors import (
     PaymentUnavailableError,
 )
 from commerce_kit._hooks import emit
+from commerce_kit._types import AsyncSleep, Clock, Sleep
 from commerce_kit.payments._models import (
     PaymentRequest,
     PaymentResult,
@@ -47,14 +48,11 @@ from commerce_kit.payments._models import (
     check_refund,
 )
 from commerce_kit.payments._registry import PaymentMethodInfo, PaymentMethodRegistry, registry
-from commerce_kit.resilience import (
-    CircuitBreaker,
-    CircuitBreakerRegistry,
-    CircuitState,
-    Jitter,
-    retry,
-)
-from commerce_kit.typing import AsyncSleep, Clock, PaymentStrategy, Sleep
+from commerce_kit.payments._strategy import PaymentStrategy
+from commerce_kit.resilience._circuit_breaker import CircuitBreaker
+from commerce_kit.resilience._circuit_breaker_machine import CircuitState
+from commerce_kit.resilience._circuit_breaker_registry import CircuitBreakerRegistry
+from commerce_kit.resilience._retry import Jitter, retry
 
 __all__ = [
     "PaymentAttempted",
@@ -248,10 +246,8 @@ class PaymentGateway:
 
     Example:
         >>> from decimal import Decimal
-        >>> from commerce_kit.payments import (
-        ...     PaymentGateway, PaymentMethodRegistry, PaymentRequest, SandboxCard,
-        ... )
-        >>> from commerce_kit.testing import ManualClock
+        >>> from commerce_kit.payments import PaymentGateway, PaymentMethodRegistry, PaymentRequest
+        >>> from commerce_kit.testing import ManualClock, SandboxCard
         >>> clock = ManualClock()
         >>> methods = PaymentMethodRegistry(entry_point_group=None)
         >>> card = methods.register(SandboxCard(failure_rate=0.5, seed=3))

@@ -24,6 +24,7 @@ from typing import ClassVar, TypeVar
 
 from commerce_kit._duration import to_seconds
 from commerce_kit._errors import PaymentDeclinedError, PaymentError, PaymentUnavailableError
+from commerce_kit._types import AsyncSleep, Sleep
 from commerce_kit.payments._models import (
     PaymentRequest,
     PaymentResult,
@@ -31,7 +32,6 @@ from commerce_kit.payments._models import (
     RefundResult,
     check_amount,
 )
-from commerce_kit.typing import AsyncSleep, Sleep
 
 __all__ = [
     "LedgerEntry",

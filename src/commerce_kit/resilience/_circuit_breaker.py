@@ -26,6 +26,7 @@ from typing import Any, ParamSpec, TypeAlias, TypeVar, cast
 from commerce_kit._duration import to_seconds
 from commerce_kit._errors import CircuitOpenError
 from commerce_kit._hooks import emit
+from commerce_kit._types import Clock
 from commerce_kit.resilience._circuit_breaker_machine import (
     IDLE,
     Admission,
@@ -44,7 +45,6 @@ from commerce_kit.resilience._circuit_breaker_store import (
     MemoryBreakerCell,
 )
 from commerce_kit.resilience._circuit_breaker_window import RollingWindow
-from commerce_kit.typing import Clock
 
 __all__ = [
     "BreakerEvent",

@@ -38,11 +38,12 @@ from typing import TYPE_CHECKING, Any, Final, Literal, NamedTuple
 from commerce_kit._duration import to_seconds
 from commerce_kit._errors import RateLimitExceeded
 from commerce_kit._hooks import emit
-from commerce_kit.resilience._http import rate_limit_headers
+from commerce_kit._http_headers import rate_limit_headers
 from commerce_kit.resilience._rate_limit_store import MemoryRateLimitStore, Op
 
 if TYPE_CHECKING:
-    from commerce_kit.typing import Clock, RateLimitStore
+    from commerce_kit._types import Clock
+    from commerce_kit.resilience._rate_limit_store import RateLimitStore
 
 __all__ = [
     "LimitExceeded",

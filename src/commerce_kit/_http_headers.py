@@ -1,7 +1,9 @@
 """HTTP header values for throttled responses: ``Retry-After`` and the IETF ``RateLimit`` fields.
 
 Framework-agnostic: every helper returns plain strings (or a ``dict[str, str]``) that any web
-framework can put on a response.
+framework can put on a response. Standard library only and importing nothing of commerce_kit, so
+the rate limiter uses it without loading :mod:`commerce_kit.http`, where users import
+:func:`format_retry_after` from.
 
 The ``RateLimit`` and ``RateLimit-Policy`` fields follow the IETF httpapi working group draft
 *RateLimit header fields for HTTP* (draft-ietf-httpapi-ratelimit-headers): both are Structured
@@ -53,11 +55,13 @@ def format_retry_after(seconds: float) -> str:
         ValueError: ``seconds`` is negative, NaN or infinite.
 
     Example:
-        >>> from commerce_kit import format_retry_after
+        >>> from commerce_kit.http import format_retry_after
         >>> format_retry_after(41.2), format_retry_after(0.05), format_retry_after(60.0)
         ('42', '1', '60')
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Moved from ``commerce_kit`` to :mod:`commerce_kit.http`.
     """
     if not (0.0 <= seconds < math.inf):
         raise ValueError(f"seconds must be finite and >= 0, got {seconds!r}")
