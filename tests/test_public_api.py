@@ -247,9 +247,7 @@ def test_every_public_error_has_a_home() -> None:
     errors = {
         name
         for name, obj in vars(commerce_kit._errors).items()
-        if isinstance(obj, type)
-        and issubclass(obj, commerce_kit.CommerceKitError)
-        and name != "RetryError"  # being removed: nothing raises it
+        if isinstance(obj, type) and issubclass(obj, commerce_kit.CommerceKitError)
     }
     exported = {name for names in EXPECTED.values() for name in names}
     assert set() == errors - exported

@@ -145,9 +145,9 @@ class UserMessage:
 
     @property
     def headers(self) -> dict[str, str]:
-        """The response headers to send: ``Retry-After`` in whole seconds, when it is known.
+        """Headers to send with the response, with ``Retry-After`` (whole seconds) when known.
 
-        The value is rounded up and at least 1 (see :func:`format_retry_after`).
+        The delay is rounded up and at least 1 (see :func:`format_retry_after`).
         """
         delay = known_delay(self.retry_after)
         if delay is None:

@@ -54,7 +54,10 @@ class Problem:
 
     @property
     def headers(self) -> dict[str, str]:
-        """The response headers: ``Retry-After`` in whole seconds, rounded up, when known."""
+        """Headers to send with the response, with ``Retry-After`` (whole seconds) when known.
+
+        The delay is rounded up and at least 1 (see :func:`format_retry_after`).
+        """
         delay = known_delay(self.retry_after)
         if delay is None:
             return {}

@@ -194,7 +194,7 @@ class PaymentGateway:
 
     Every method, built in or plugged in, gets the same treatment: each attempt is bounded by
     ``attempt_timeout`` (and by what remains of ``deadline``); transient failures
-    (:class:`~commerce_kit.PaymentUnavailableError`, :class:`ConnectionError`,
+    (:class:`~commerce_kit.payments.PaymentUnavailableError`, :class:`ConnectionError`,
     :class:`TimeoutError`) are retried up to ``attempts`` times with jittered exponential backoff
     while the deadline allows; and a circuit breaker per method opens after
     ``failure_threshold`` consecutive failed payments within ``window`` seconds, failing fast with
@@ -225,7 +225,7 @@ class PaymentGateway:
             bounds it).
         wait_initial: The backoff before the first retry (default 0.1 s).
         wait_max: The longest backoff (default 1 s).
-        jitter: How backoff waits are randomised (see :class:`~commerce_kit.Jitter`).
+        jitter: How backoff waits are randomised (see :class:`~commerce_kit.resilience.Jitter`).
         failure_threshold: Consecutive failed payments that open a method's breaker (default 3).
         window: Seconds (or a timedelta) within which those failures count (default 60).
         reset_timeout: Seconds (or a timedelta) a breaker stays open before a trial (default 30).

@@ -105,7 +105,7 @@ class SandboxProvider:
         name: The registry key; defaults to the class's :attr:`default_name`.
         display_name: The checkout label; defaults to the class's :attr:`default_display_name`.
         failure_rate: Probability in [0, 1] that a call fails transiently
-            (:class:`~commerce_kit.PaymentUnavailableError`) before any money moves.
+            (:class:`~commerce_kit.payments.PaymentUnavailableError`) before any money moves.
         seed: Seeds the failure draws, so a run is reproducible.
         latency: How long each call takes, as seconds or a timedelta; waited through ``sleep``
             or ``async_sleep``.

@@ -84,7 +84,7 @@ class SyncPaymentStrategy(ABC):
     :meth:`refund`; :meth:`acharge` and :meth:`arefund` hand those to :func:`asyncio.to_thread`
     so an event loop is never blocked. Override the async pair too when the provider has a native
     async client. Subclasses set :attr:`name` and :attr:`display_name` as class attributes (or
-    properties) and follow the :class:`~commerce_kit.payments.PaymentStrategy` contract.
+    properties) and follow the :class:`~commerce_kit.typing.PaymentStrategy` contract.
 
     Example:
         >>> from decimal import Decimal
