@@ -32,6 +32,8 @@ myst_enable_extensions = ["colon_fence", "deflist"]
 myst_heading_anchors = 3
 
 autodoc_typehints = "description"
+# Types show by name (linked), not by the private module that defines them.
+python_use_unqualified_type_names = True
 # Signatures name the public aliases instead of spelling out the unions behind them (only those
 # used at the top level of an annotation: Sphinx cannot render an alias nested in a generic).
 autodoc_type_aliases = {

@@ -74,8 +74,8 @@ class PaymentMethodRegistry:
         >>> methods = PaymentMethodRegistry(entry_point_group=None)
         >>> methods.register(SandboxCard())
         SandboxCard(name='card')
-        >>> methods.register(SandboxWallet)  # a class is instantiated once
-        <class 'commerce_kit.payments._sandbox.SandboxWallet'>
+        >>> methods.register(SandboxWallet) is SandboxWallet  # a class is instantiated once
+        True
         >>> [tuple(info) for info in methods.available()]
         [('card', 'Credit or debit card'), ('wallet', 'PayPal-style wallet')]
 
