@@ -52,7 +52,8 @@ def format_retry_after(seconds: float) -> str:
         The header value, such as ``"42"``.
 
     Raises:
-        ValueError: ``seconds`` is negative, NaN or infinite.
+        TypeError: ``seconds`` is not a number (a ``bool`` is not one).
+        ValueError: ``seconds`` is negative, NaN or infinite (or an ``int`` past the float range).
 
     Example:
         >>> from commerce_kit.http import format_retry_after
@@ -61,12 +62,19 @@ def format_retry_after(seconds: float) -> str:
 
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0
-       Moved from ``commerce_kit`` to :mod:`commerce_kit.http`.
+       Moved from ``commerce_kit`` to :mod:`commerce_kit.http`. An ``int`` past the float range
+       raises :class:`ValueError` (was :class:`OverflowError`); a non-number :class:`TypeError`.
     """
-    if not (0.0 <= seconds < math.inf):
-        raise ValueError(f"seconds must be finite and >= 0, got {seconds!r}")
-    whole = seconds_up(seconds)
-    return str(max(1, whole))
+    checked: object = seconds
+    if isinstance(checked, bool) or not isinstance(checked, (int, float)):
+        raise TypeError(f"seconds must be a number, got {type(checked).__name__}")
+    try:
+        value = float(seconds)
+    except OverflowError:  # an int past the float range: as good as infinite
+        value = math.inf
+    if not (0.0 <= value < math.inf):
+        raise ValueError(f"seconds must be finite and >= 0, got {value!r}")
+    return str(max(1, seconds_up(value)))
 
 
 def _sf_string(value: str) -> str:
