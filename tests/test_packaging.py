@@ -1,4 +1,4 @@
-"""What importing the package costs: no third-party module, little time."""
+"""What importing the package loads: the standard library and commerce_kit, nothing else."""
 
 from __future__ import annotations
 
