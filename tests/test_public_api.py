@@ -8,6 +8,8 @@ from __future__ import annotations
 import ast
 import importlib
 import inspect
+import subprocess
+import sys
 from collections import Counter
 from importlib.metadata import version
 from pathlib import Path
@@ -304,3 +306,22 @@ def test_lazy_modules_refuse_unknown_attributes(module_name: str) -> None:
     module = importlib.import_module(module_name)
     with pytest.raises(AttributeError, match="does_not_exist"):
         _ = module.does_not_exist
+
+
+@pytest.mark.parametrize(
+    "module_name",
+    ["commerce_kit.http", "commerce_kit.resilience", "commerce_kit.testing", "commerce_kit.typing"],
+)
+def test_the_standard_library_faces_load_no_third_party_module(module_name: str) -> None:
+    """The core's faces stay light: the typing face loads the pydantic-based areas on demand."""
+    probe = (
+        "import sys\n"
+        "before = set(sys.modules)\n"
+        f"import {module_name}\n"
+        "tops = {m.split('.')[0] for m in set(sys.modules) - before}\n"
+        "print(sorted(t for t in tops if t not in sys.stdlib_module_names and t != 'commerce_kit'))"
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", probe], check=True, capture_output=True, text=True
+    ).stdout
+    assert "[]" == out.strip()
