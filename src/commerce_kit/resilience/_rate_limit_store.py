@@ -28,16 +28,65 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
     from commerce_kit.resilience._rate_limit_policy import RateLimitDecision
 
-__all__ = ["MemoryRateLimitStore", "Op"]
+__all__ = ["MemoryRateLimitStore", "Op", "RateLimitStore"]
 
 #: A pure per-key operation: ``(state or None, now, cost) -> (new_state, decision)``. Returning
 #: the very same state object means "nothing to write".
 Op = Callable[[Any, float, int], "tuple[Any, RateLimitDecision]"]
+
+
+class RateLimitStore(Protocol):
+    """Where a :class:`~commerce_kit.RateLimiter` keeps per-key state.
+
+    A store runs one operation per key atomically: it reads the key's state (``None`` when the
+    key is unknown), calls ``op(state, now, cost)``, writes back the new state it returns (unless
+    it is the very same object) and returns the decision. The operations are pure functions the
+    limiter supplies; states are a float, a short tuple of numbers or a sorted list of floats, so
+    a store in another process (a Redis Lua script) can run the same arithmetic. A store may drop
+    a state whose ``reset_after`` has passed.
+
+    The default store keeps state in process memory; see :class:`~commerce_kit.RateLimiter`.
+
+    .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Importable from :mod:`commerce_kit.typing` only.
+    """
+
+    def update(
+        self,
+        key: str,
+        op: Callable[[Any, float, int], tuple[Any, RateLimitDecision]],
+        now: float,
+        cost: int,
+        /,
+    ) -> RateLimitDecision:
+        """Run ``op`` on ``key``'s state atomically, store the result, return the decision."""
+        ...
+
+    async def aupdate(
+        self,
+        key: str,
+        op: Callable[[Any, float, int], tuple[Any, RateLimitDecision]],
+        now: float,
+        cost: int,
+        /,
+    ) -> RateLimitDecision:
+        """Async face of :meth:`update`."""
+        ...
+
+    def delete(self, key: str, /) -> None:
+        """Forget ``key``."""
+        ...
+
+    async def adelete(self, key: str, /) -> None:
+        """Async face of :meth:`delete`."""
+        ...
+
 
 # ``cost is _ONE`` is the fast path for the common call; any other value, including ``True``, is
 # validated in full.
@@ -120,7 +169,7 @@ class MemoryRateLimitStore:
 
     def hit_function(
         self,
-        op: Op,
+        op: Callable[[Any, float, int], tuple[Any, RateLimitDecision]],
         apply: Callable[[Any, float, Any], RateLimitDecision],
         *,
         clock: Callable[[], float],
