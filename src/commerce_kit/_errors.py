@@ -9,8 +9,7 @@ The tree::
     CommerceKitError
     ├── RateLimitExceeded
     ├── CircuitOpenError
-    ├── RetryError
-    │   └── NonIdempotentRetryError (also ValueError)
+    ├── NonIdempotentRetryError (also ValueError)
     ├── RegistryError (also LookupError)
     ├── FeedError
     │   ├── FeedFormatError (also ValueError)
@@ -93,18 +92,16 @@ class CircuitOpenError(CommerceKitError):
         self.retry_after = retry_after
 
 
-class RetryError(CommerceKitError):
-    """Base class for errors about how a retry is configured or used."""
-
-    code = "retry_error"
-
-
-class NonIdempotentRetryError(RetryError, ValueError):
+class NonIdempotentRetryError(CommerceKitError, ValueError):
     """A call marked non-idempotent would have been retried without an idempotency key.
 
     Raised by :func:`~commerce_kit.retry` with ``idempotent=False`` instead of the retry, chained
     from the error that would have been retried (its ``__cause__``). Pass an idempotency key
     that the service deduplicates by, or let the error through.
+
+    .. versionchanged:: 0.2.0
+       Derives from :class:`CommerceKitError` and :class:`ValueError` directly: ``RetryError``,
+       its former base that nothing raised, is removed.
     """
 
     code = "non_idempotent_retry"

@@ -49,21 +49,25 @@ from commerce_kit.resilience._circuit_breaker_store import (
 )
 
 # -- retry ---------------------------------------------------------------------------------------
+from commerce_kit.resilience._matchers import ExceptionMatcher
 from commerce_kit.resilience._retry import (
     Attempt,
-    GiveUpReason,
-    Jitter,
-    RetryEvent,
-    RetryGaveUp,
-    RetryHook,
     RetryLoop,
-    RetryOn,
-    RetryScheduled,
+    RetryOptions,
+    RetryPolicy,
     retry,
     retry_after_hint,
     retrying,
 )
 from commerce_kit.resilience._retry_budget import RetryBudget
+from commerce_kit.resilience._retry_core import Jitter
+from commerce_kit.resilience._retry_events import (
+    GiveUpReason,
+    RetryEvent,
+    RetryGaveUp,
+    RetryHook,
+    RetryScheduled,
+)
 
 __all__ = [
     "Attempt",
@@ -83,6 +87,7 @@ __all__ = [
     "EntryEvicted",
     "EvictionReason",
     "ExceptionFilter",
+    "ExceptionMatcher",
     "GiveUpReason",
     "Jitter",
     "LimitExceeded",
@@ -98,7 +103,8 @@ __all__ = [
     "RetryGaveUp",
     "RetryHook",
     "RetryLoop",
-    "RetryOn",
+    "RetryOptions",
+    "RetryPolicy",
     "RetryScheduled",
     "StateChanged",
     "TTLCache",
