@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import pytest
-from hypothesis import given
+from hypothesis import given, target
 from hypothesis import strategies as st
 
 from commerce_kit import GiveUpReason, RetryGaveUp, RetryScheduled, retry
@@ -184,8 +184,9 @@ seconds = st.floats(min_value=0, max_value=5, allow_nan=False)
 
 
 @st.composite
-def configs(draw: st.DrawFn) -> Config:
-    deadline = draw(st.none() | st.floats(min_value=0.01, max_value=20))
+def configs(draw: st.DrawFn, *, with_deadline: bool = False) -> Config:
+    deadlines = st.floats(min_value=0.01, max_value=20)
+    deadline = draw(deadlines if with_deadline else st.none() | deadlines)
     attempts = draw(st.integers(min_value=1, max_value=8) | (st.none() if deadline else st.just(3)))
     return Config(
         attempts=attempts,
@@ -212,8 +213,13 @@ draw_lists = st.lists(st.floats(min_value=0, max_value=1, exclude_max=True), min
 
 
 @st.composite
-def scenarios(draw: st.DrawFn, kinds: tuple[str, ...] = ("fail", "fail", "ok", "other")) -> Any:
-    config = draw(configs())
+def scenarios(
+    draw: st.DrawFn,
+    kinds: tuple[str, ...] = ("fail", "fail", "ok", "other"),
+    *,
+    with_deadline: bool = False,
+) -> Any:
+    config = draw(configs(with_deadline=with_deadline))
     # With no attempt limit, time must pass for the deadline to end the retries.
     min_cost = 0.05 if config.attempts is None else 0.0
     steps = draw(step_lists(kinds=list(kinds), min_cost=min_cost))
@@ -242,16 +248,22 @@ def test_calls_never_exceed_attempts(mode: str, scenario: Any) -> None:
 
 
 @pytest.mark.parametrize("mode", MODES)
-@given(scenario=scenarios(kinds=("fail", "fail", "ok")))
-def test_no_attempt_starts_and_no_sleep_ends_at_or_after_the_deadline(
-    mode: str, scenario: Any
-) -> None:
-    config, steps, draws = scenario
-    if config.deadline is None:
-        return
-    outcome, trace = run_implementation(mode, config, steps, draws)
-    assert all(start < config.deadline for start in trace.started)
-    assert sum(outcome.sleeps) < config.deadline
+def test_no_attempt_starts_and_no_sleep_ends_at_or_after_the_deadline(mode: str) -> None:
+    stopped_by_deadline = 0
+
+    @given(scenario=scenarios(kinds=("fail", "fail", "ok"), with_deadline=True))
+    def check(scenario: Any) -> None:
+        nonlocal stopped_by_deadline
+        config, steps, draws = scenario
+        outcome, trace = run_implementation(mode, config, steps, draws)
+        # Steer towards calls that spend their deadline, where the bound is tested hardest.
+        target(sum(outcome.sleeps) / config.deadline, label="share of the deadline slept")
+        stopped_by_deadline += outcome.reason is GiveUpReason.DEADLINE
+        assert all(start < config.deadline for start in trace.started)
+        assert sum(outcome.sleeps) < config.deadline
+
+    check()
+    assert stopped_by_deadline > 0  # the deadline did stop some calls: the bound was exercised
 
 
 @pytest.mark.parametrize("jitter", ["full", "equal", "none"])
