@@ -6,10 +6,10 @@ idempotency key, or an exhausted :class:`~commerce_kit.RetryBudget`.
 
 One frozen :class:`RetryPolicy` holds the configuration, validated once; :func:`retry` and
 :func:`retrying` build one from the same keyword options (:class:`RetryOptions`). The policy
-drives the decision core (:class:`~commerce_kit.resilience._retry_core.FailedCall`) through three
-faces that only call, sleep and re-raise: the sync wrapper, the async wrapper and the
-:class:`RetryLoop`. The success path does no work beyond a ``try``: no clock read unless a
-deadline or hooks need one, no allocation, no lock unless a budget counts the call.
+drives the decision core (``_retry_core.FailedCall``) through three faces that only call, sleep
+and re-raise: the sync wrapper, the async wrapper and the :class:`RetryLoop`. The success path
+does no work beyond a ``try``: no clock read unless a deadline or hooks need one, no allocation,
+no lock unless a budget counts the call.
 """
 
 from __future__ import annotations
@@ -81,9 +81,10 @@ def retry_after_hint(error: Exception) -> float | None:
 
 
 class RetryOptions(TypedDict, total=False):
-    """The keyword options of :func:`retry`, :func:`retrying` and :class:`RetryPolicy`.
+    """The keyword options of :func:`~commerce_kit.retry` and :func:`~commerce_kit.retrying`.
 
-    Every key is optional; :class:`RetryPolicy` documents what each one means and its default.
+    Every key is optional; :class:`~commerce_kit.RetryPolicy`, which takes them too, documents
+    what each one means and its default.
     Use it to type your own function that passes options through::
 
         def resilient(**options: Unpack[RetryOptions]) -> RetryPolicy:
@@ -474,7 +475,8 @@ def retry(
         on: The errors to retry: an :class:`Exception` subclass, a tuple of them, or a predicate
             ``(error) -> bool``. There is no default; say what is transient.
         name: The name events and notes use; by default the function's module and qualified name.
-        **options: The rest of the policy (:class:`RetryOptions`): ``attempts``, ``deadline``,
+        **options: The rest of the policy
+            (:class:`~commerce_kit.resilience.RetryOptions`): ``attempts``, ``deadline``,
             ``wait_initial``, ``wait_max``, ``wait_exp_base``, ``jitter``, ``hint``,
             ``max_hint``, ``budget``, ``idempotent``, ``idempotency_key``, ``hooks``, ``clock``,
             ``sleep``, ``asleep`` and ``random``, as :class:`RetryPolicy` describes them.
@@ -668,8 +670,8 @@ def retrying(
     Args:
         on: The errors to retry: an :class:`Exception` subclass, a tuple of them, or a predicate.
         name: The name events and notes use.
-        **options: The rest of the policy (:class:`RetryOptions`), as :class:`RetryPolicy`
-            describes it.
+        **options: The rest of the policy
+            (:class:`~commerce_kit.resilience.RetryOptions`), as :class:`RetryPolicy` describes it.
 
     Returns:
         A reusable iterable of attempts.
