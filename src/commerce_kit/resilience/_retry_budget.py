@@ -43,6 +43,7 @@ class RetryBudget:
         clock: Monotonic seconds; pass a :class:`~commerce_kit.testing.ManualClock` in tests.
 
     Raises:
+        TypeError: An argument has the wrong type (``slices=2.0``, ``ratio="0.1"``).
         ValueError: ``ratio`` or ``min_retries_per_second`` is negative or not finite,
             ``window`` is not positive, or ``slices`` is less than 1.
 
@@ -57,6 +58,8 @@ class RetryBudget:
         [True, True, False]
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       An argument of the wrong type raises :class:`TypeError` (it was :class:`ValueError`).
     """
 
     __slots__ = (
@@ -85,10 +88,16 @@ class RetryBudget:
         clock: Clock = time.monotonic,
     ) -> None:
         for name, value in (("ratio", ratio), ("min_retries_per_second", min_retries_per_second)):
+            if type(value) not in (int, float):
+                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
             if not (math.isfinite(value) and value >= 0):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-        if type(slices) is not int or slices < 1:
+        if type(slices) is not int:
+            raise TypeError(f"slices must be an int >= 1, got {type(slices).__name__}")
+        if slices < 1:
             raise ValueError(f"slices must be an int >= 1, got {slices!r}")
+        if not callable(clock):
+            raise TypeError(f"clock must be a callable, got {type(clock).__name__}")
         #: Retries allowed per call counted in the window.
         self.ratio = float(ratio)
         #: Retries allowed per second of window regardless of traffic.
