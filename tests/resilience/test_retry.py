@@ -515,6 +515,40 @@ def test_a_missing_or_non_numeric_hint_falls_back_to_the_backoff(
     assert [0.1] == clock.sleeps
 
 
+@pytest.mark.parametrize(
+    "retry_after", [10**400, float("inf"), timedelta.max], ids=["huge int", "inf", "timedelta.max"]
+)
+def test_a_hint_too_large_for_a_float_gives_up_with_the_original_error(
+    mode: str, clock: ManualClock, retry_after: object
+) -> None:
+    class ThrottledError(Exception):
+        pass
+
+    error = ThrottledError()
+    error.retry_after = retry_after  # type: ignore[attr-defined]
+    events: list[RetryEvent] = []
+    decorator = manual(clock, on=ThrottledError, hooks=[events.append])
+    with pytest.raises(ThrottledError) as caught:
+        run(mode, decorator, Script(error))
+    assert error is caught.value
+    assert [GiveUpReason.HINT_TOO_LONG] == [getattr(e, "reason", None) for e in events]
+
+
+@pytest.mark.parametrize(
+    "returned",
+    ["3", b"3", [3], True, 10**400, -(10**400)],
+    ids=["str", "bytes", "list", "bool", "huge int", "huge negative int"],
+)
+def test_a_custom_hint_returning_a_non_number_or_a_huge_int_keeps_the_original_error(
+    clock: ManualClock, returned: object
+) -> None:
+    error = ConnectionError("reset")
+    decorated = manual(clock, on=ConnectionError, attempts=2, hint=lambda _: returned)
+    with pytest.raises(ConnectionError) as caught:
+        decorated(Script(error))()
+    assert error is caught.value
+
+
 def test_payment_unavailable_without_retry_after_uses_the_backoff(clock: ManualClock) -> None:
     script = Script(PaymentUnavailableError("timeout"), PaymentUnavailableError("x", retry_after=1))
     with pytest.raises(PaymentUnavailableError):
@@ -930,6 +964,7 @@ def test_retried_calls_leave_no_reference_cycles_behind(mode: str, kinds: tuple[
         ({"wait_max": float("inf")}, ValueError, "wait_max"),
         ({"wait_exp_base": 0.5}, ValueError, "wait_exp_base"),
         ({"wait_exp_base": float("nan")}, ValueError, "wait_exp_base"),
+        ({"wait_exp_base": 10**400}, ValueError, "wait_exp_base must be a finite number"),
         ({"jitter": "random"}, ValueError, "jitter must be one of"),
         ({"max_hint": -1}, ValueError, "max_hint"),
         ({"idempotency_key": lambda: "k"}, ValueError, "idempotent=False"),

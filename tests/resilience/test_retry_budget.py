@@ -152,6 +152,8 @@ def test_window_accepts_a_timedelta_and_repr_shows_the_settings() -> None:
         ({"min_retries_per_second": float("inf")}, "min_retries_per_second"),
         ({"window": 0}, "window"),
         ({"slices": 0}, "slices"),
+        ({"ratio": 10**400}, "ratio must be a finite number"),
+        ({"min_retries_per_second": -(10**400)}, "min_retries_per_second must be a finite"),
     ],
 )
 def test_invalid_settings_are_refused(options: dict[str, Any], match: str) -> None:

@@ -76,7 +76,10 @@ def retry_after_hint(error: Exception) -> float | None:
     if isinstance(value, timedelta):
         return value.total_seconds()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond the float range: a wait longer than any max_hint
+            return math.inf if value > 0 else -math.inf
     return None
 
 
@@ -84,8 +87,8 @@ class RetryOptions(TypedDict, total=False):
     """The keyword options of :func:`~commerce_kit.retry` and :func:`~commerce_kit.retrying`.
 
     Every key is optional; :class:`~commerce_kit.RetryPolicy`, which takes them too, documents
-    what each one means and its default.
-    Use it to type your own function that passes options through::
+    what each one means and its default. Use it to type your own function that passes options
+    through::
 
         def resilient(**options: Unpack[RetryOptions]) -> RetryPolicy:
             return RetryPolicy(on=ConnectionError, **options)
@@ -131,11 +134,14 @@ def _attempts(value: object) -> int | None:
 
 
 def _exp_base(value: object) -> float:
-    if type(value) not in (int, float):
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
         raise TypeError(f"wait_exp_base must be a number, got {type(value).__name__}")
-    base = float(cast("float", value))
+    try:
+        base = float(value)
+    except OverflowError:  # an int beyond the float range
+        base = math.inf
     if not (math.isfinite(base) and base >= 1):
-        raise ValueError(f"wait_exp_base must be a finite number >= 1, got {value!r}")
+        raise ValueError(f"wait_exp_base must be a finite number >= 1, got {base!r}")
     return base
 
 

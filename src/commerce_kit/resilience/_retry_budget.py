@@ -21,6 +21,19 @@ from commerce_kit.typing import Clock
 __all__ = ["RetryBudget"]
 
 
+def _rate(value: object, name: str) -> float:
+    """Return ``value`` as a finite float >= 0, refusing other types with TypeError."""
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    try:
+        rate = float(value)
+    except OverflowError:  # an int beyond the float range
+        rate = math.inf
+    if not (math.isfinite(rate) and rate >= 0):
+        raise ValueError(f"{name} must be a finite number >= 0, got {rate!r}")
+    return rate
+
+
 class RetryBudget:
     """Allows a retry only while retries stay within a fraction of recent calls, plus a floor.
 
@@ -87,11 +100,8 @@ class RetryBudget:
         slices: int = 10,
         clock: Clock = time.monotonic,
     ) -> None:
-        for name, value in (("ratio", ratio), ("min_retries_per_second", min_retries_per_second)):
-            if type(value) not in (int, float):
-                raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+        ratio = _rate(ratio, "ratio")
+        min_retries_per_second = _rate(min_retries_per_second, "min_retries_per_second")
         if type(slices) is not int:
             raise TypeError(f"slices must be an int >= 1, got {type(slices).__name__}")
         if slices < 1:
@@ -99,9 +109,9 @@ class RetryBudget:
         if not callable(clock):
             raise TypeError(f"clock must be a callable, got {type(clock).__name__}")
         #: Retries allowed per call counted in the window.
-        self.ratio = float(ratio)
+        self.ratio = ratio
         #: Retries allowed per second of window regardless of traffic.
-        self.min_retries_per_second = float(min_retries_per_second)
+        self.min_retries_per_second = min_retries_per_second
         #: The length of the sliding window, in seconds.
         self.window = to_seconds(window, name="window")
         #: The number of steps the window slides in.

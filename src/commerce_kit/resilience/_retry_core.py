@@ -99,6 +99,23 @@ def _note(error: Exception, name: str, attempts: int, reason: GiveUpReason) -> N
         error.add_note(f"{prefix}{attempts} attempt{plural}: {_EXPLAIN[reason]}")
 
 
+def _seconds(hint: object) -> float | None:
+    """Return a hint as float seconds, or ``None`` when it is not a number or a timedelta.
+
+    A hook's mistake or a hostile ``Retry-After`` must not replace the error being retried: an
+    int too large for a float becomes an infinite wait (and so a give-up), anything else that
+    is not a number is ignored.
+    """
+    if isinstance(hint, timedelta):
+        return hint.total_seconds()
+    if not isinstance(hint, (int, float)) or isinstance(hint, bool):
+        return None
+    try:
+        return float(hint)
+    except OverflowError:  # an int beyond the float range
+        return math.inf if hint > 0 else -math.inf
+
+
 class FailedCall:
     """The state of one call once its first attempt has failed: the core every face drives."""
 
@@ -187,11 +204,12 @@ class FailedCall:
         """Return the wait after failed attempt ``attempt``, and whether the error hinted it."""
         policy = self.policy
         hint = policy.hint(error) if policy.hint is not None else None
-        if isinstance(hint, timedelta):
-            hint = hint.total_seconds()
-        if hint is None or math.isnan(hint):
+        if hint is None:
             return self._backoff(attempt), False
-        return (hint if hint > 0 else 0.0), True
+        seconds = _seconds(hint)
+        if seconds is None or math.isnan(seconds):
+            return self._backoff(attempt), False
+        return (seconds if seconds > 0 else 0.0), True
 
     def _backoff(self, attempt: int) -> float:
         """Return the jittered exponential backoff that follows failed attempt ``attempt``."""
