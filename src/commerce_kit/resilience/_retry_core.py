@@ -235,7 +235,9 @@ class FailedCall:
             return cap * policy.random()
         if jitter is _EQUAL:
             half = cap / 2
-            return half + half * policy.random()
+            wait = half + half * policy.random()
+            # A subnormal cap halves with rounding, and the sum can then pass it by one step.
+            return min(wait, cap)
         return cap
 
     def _keyed(self) -> bool:
