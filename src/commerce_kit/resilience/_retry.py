@@ -26,7 +26,7 @@ from datetime import timedelta
 from types import TracebackType
 from typing import TYPE_CHECKING, Literal, ParamSpec, TypedDict, TypeVar, cast
 
-from commerce_kit._duration import to_seconds
+from commerce_kit._duration import to_finite, to_seconds
 from commerce_kit.resilience._matchers import (
     ExceptionMatcher,
     exception_matcher,
@@ -131,18 +131,6 @@ def _attempts(value: object) -> int | None:
     if value < 1:
         raise ValueError(f"attempts must be an int >= 1 or None, got {value!r}")
     return value
-
-
-def _exp_base(value: object) -> float:
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise TypeError(f"wait_exp_base must be a number, got {type(value).__name__}")
-    try:
-        base = float(value)
-    except OverflowError:  # an int beyond the float range
-        base = math.inf
-    if not (math.isfinite(base) and base >= 1):
-        raise ValueError(f"wait_exp_base must be a finite number >= 1, got {base!r}")
-    return base
 
 
 def _jitter(value: object) -> Jitter:
@@ -298,7 +286,9 @@ class RetryPolicy:
                 options.get("wait_initial", 0.1), name="wait_initial", allow_zero=True
             ),
             "wait_max": to_seconds(options.get("wait_max", 5.0), name="wait_max", allow_zero=True),
-            "wait_exp_base": _exp_base(options.get("wait_exp_base", 2.0)),
+            "wait_exp_base": to_finite(
+                options.get("wait_exp_base", 2.0), name="wait_exp_base", minimum=1
+            ),
             "jitter": _jitter(options.get("jitter", Jitter.FULL)),
             "hint": hint,
             "max_hint": (

@@ -15,23 +15,10 @@ import threading
 import time
 from datetime import timedelta
 
-from commerce_kit._duration import to_seconds
+from commerce_kit._duration import to_finite, to_seconds
 from commerce_kit.typing import Clock
 
 __all__ = ["RetryBudget"]
-
-
-def _rate(value: object, name: str) -> float:
-    """Return ``value`` as a finite float >= 0, refusing other types with TypeError."""
-    if not isinstance(value, (int, float)) or isinstance(value, bool):
-        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
-    try:
-        rate = float(value)
-    except OverflowError:  # an int beyond the float range
-        rate = math.inf
-    if not (math.isfinite(rate) and rate >= 0):
-        raise ValueError(f"{name} must be a finite number >= 0, got {rate!r}")
-    return rate
 
 
 class RetryBudget:
@@ -100,8 +87,10 @@ class RetryBudget:
         slices: int = 10,
         clock: Clock = time.monotonic,
     ) -> None:
-        ratio = _rate(ratio, "ratio")
-        min_retries_per_second = _rate(min_retries_per_second, "min_retries_per_second")
+        ratio = to_finite(ratio, name="ratio", minimum=0)
+        min_retries_per_second = to_finite(
+            min_retries_per_second, name="min_retries_per_second", minimum=0
+        )
         if type(slices) is not int:
             raise TypeError(f"slices must be an int >= 1, got {type(slices).__name__}")
         if slices < 1:
