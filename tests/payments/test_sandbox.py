@@ -278,9 +278,9 @@ def test_latency_passes_through_the_injected_sleep() -> None:
     assert ([0.25, 0.25], 0.5) == (clock.sleeps, clock())
 
 
-def test_async_faces_wait_through_the_async_sleep() -> None:
+def test_async_faces_wait_through_asleep() -> None:
     clock = ManualClock()
-    card = SandboxCard(latency=0.5, sleep=clock.sleep, async_sleep=clock.asleep)
+    card = SandboxCard(latency=0.5, sleep=clock.sleep, asleep=clock.asleep)
 
     async def main() -> tuple[str, str]:
         paid = await card.acharge(_request())
