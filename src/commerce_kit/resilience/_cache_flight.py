@@ -314,11 +314,8 @@ class SingleFlight(CacheStore[K, V]):
 
         try:
             self._refresh_executor().submit(refresh)
-        except Exception as error:  # noqa: BLE001 - a shut-down executor, or no thread left
-            if self._closed:  # closed since the claim: nothing failed, the refresh is just off
-                self._abort(key, flight)
-            else:
-                self._settle(key, flight, now, ttl=ttl, value=None, error=error, background=True)
+        except Exception as error:  # noqa: BLE001 - the user's executor is shut down, or full
+            self._settle(key, flight, now, ttl=ttl, value=None, error=error, background=True)
 
     def _refresh_executor(self) -> concurrent.futures.Executor:
         executor = self._executor
