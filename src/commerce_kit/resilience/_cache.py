@@ -157,17 +157,16 @@ class TTLCache(SingleFlight[K, V]):
         executor: concurrent.futures.Executor | None = None,
         hooks: Iterable[Callable[[CacheEvent], None]] = (),
     ) -> None:
-        super().__init__(
+        hooks = tuple(hooks)
+        self._init_store(
             ttl=ttl,
             maxsize=maxsize,
             clock=clock,
             stale_ttl=stale_ttl,
-            beta=beta,
-            random=random,
             negative_ttl=negative_ttl,
-            executor=executor,
-            hooks=tuple(hooks),
+            hooks=hooks,
         )
+        self._init_flights(beta, random, executor)
 
     # -- loading face ------------------------------------------------------------------------------
 

@@ -22,13 +22,12 @@ import logging
 import math
 import threading
 from collections.abc import Awaitable, Callable, Hashable
-from datetime import timedelta
 from enum import Enum
 from functools import partial
 from types import TracebackType
 from typing import Any, TypeVar, cast
 
-from commerce_kit.resilience._cache_events import CacheEvent, LoadFinished
+from commerce_kit.resilience._cache_events import LoadFinished
 from commerce_kit.resilience._cache_store import CacheStore, Entry, K, V
 
 __all__ = ["REFRESH_WORKERS", "SingleFlight"]
@@ -42,12 +41,11 @@ REFRESH_WORKERS = 4
 
 
 class _Outcome(Enum):
-    """What a loading read decided before any waiting: serve, serve and refresh, fail or miss."""
+    """What a loading read decided before any waiting: serve, serve and refresh, or load."""
 
     HIT = 0
     REFRESH = 1
-    FAILED = 2
-    MISS = 3
+    MISS = 2
 
 
 # Marks, in a waiter's future, a load that was cancelled or interrupted: the waiter tries again.
@@ -128,27 +126,13 @@ class SingleFlight(CacheStore[K, V]):
         "_thread_refreshes",
     )
 
-    def __init__(
+    def _init_flights(
         self,
-        *,
-        ttl: float | timedelta,
-        maxsize: int,
-        clock: Callable[[], float],
-        stale_ttl: float | timedelta,
         beta: float,
         random: Callable[[], float],
-        negative_ttl: float | timedelta | None,
         executor: concurrent.futures.Executor | None,
-        hooks: tuple[Callable[[CacheEvent], None], ...],
     ) -> None:
-        super().__init__(
-            ttl=ttl,
-            maxsize=maxsize,
-            clock=clock,
-            stale_ttl=stale_ttl,
-            negative_ttl=negative_ttl,
-            hooks=hooks,
-        )
+        """Validate this layer's arguments and set up its state; after ``_init_store``."""
         if not isinstance(beta, (int, float)) or isinstance(beta, bool):  # type: ignore[redundant-expr]
             raise TypeError(f"beta must be a number, got {type(beta).__name__}")
         if not math.isfinite(beta) or beta < 0:
@@ -169,7 +153,11 @@ class SingleFlight(CacheStore[K, V]):
     # -- deciding, shared by both faces ------------------------------------------------------------
 
     def _lookup(self, key: Hashable, entry: Entry | None, now: float) -> tuple[_Outcome, Any]:
-        """Decide what a loading read of ``key`` gets at ``now``; runs no loader and never waits."""
+        """Decide what a loading read of ``key`` gets at ``now``; runs no loader and never waits.
+
+        Raises:
+            Exception: The failure cached for ``key``, while ``negative_ttl`` keeps it.
+        """
         if entry is not None:
             if now < entry[1]:
                 self._touch(key)
@@ -199,7 +187,7 @@ class SingleFlight(CacheStore[K, V]):
             if failure is not None:
                 if now < failure[2]:
                     next(self._misses)
-                    return _Outcome.FAILED, failure
+                    raise failure[0].with_traceback(failure[1])
                 with self._lock:
                     if self._failures.get(key) is failure:
                         del self._failures[key]
@@ -254,16 +242,10 @@ class SingleFlight(CacheStore[K, V]):
     ) -> T:
         while True:
             outcome, payload = self._lookup(key, entry, now)
-            value: T
-            if outcome is _Outcome.HIT:
-                value = payload
-                return value
             if outcome is _Outcome.REFRESH:
                 self._refresh_in_thread(key, loader, ttl, now)
-                value = payload
-                return value
-            if outcome is _Outcome.FAILED:
-                raise payload[0].with_traceback(payload[1])
+            if outcome is not _Outcome.MISS:
+                return cast("T", payload)
             flight, leader, entry = self._join(key, now, is_async=False)
             if flight is None:
                 continue
@@ -341,18 +323,12 @@ class SingleFlight(CacheStore[K, V]):
     ) -> T:
         while True:
             outcome, payload = self._lookup(key, entry, now)
-            value: T
-            if outcome is _Outcome.HIT:
-                value = payload
-                return value
             if outcome is _Outcome.REFRESH:
-                flight = self._claim_refresh(key, now, is_async=True)
-                if flight is not None:
-                    self._start_task(key, loader, ttl, flight)
-                value = payload
-                return value
-            if outcome is _Outcome.FAILED:
-                raise payload[0].with_traceback(payload[1])
+                refresh = self._claim_refresh(key, now, is_async=True)
+                if refresh is not None:
+                    self._start_task(key, loader, ttl, refresh)
+            if outcome is not _Outcome.MISS:
+                return cast("T", payload)
             flight, leader, entry = self._join(key, now, is_async=True)
             if flight is None:
                 continue

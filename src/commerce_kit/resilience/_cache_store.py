@@ -63,6 +63,7 @@ class CacheStore(Generic[K, V]):
 
     The dictionary face of :class:`~commerce_kit.TTLCache` (documented there), which extends this
     class. Subclassing rather than wrapping keeps :meth:`get` one Python call: it is the hot path.
+    Each layer sets up its own state in an ``_init_*`` method that ``TTLCache.__init__`` calls.
     """
 
     __slots__ = (
@@ -86,7 +87,7 @@ class CacheStore(Generic[K, V]):
         "_ttl",
     )
 
-    def __init__(
+    def _init_store(
         self,
         *,
         ttl: float | timedelta,
@@ -96,6 +97,7 @@ class CacheStore(Generic[K, V]):
         negative_ttl: float | timedelta | None,
         hooks: tuple[Callable[[CacheEvent], None], ...],
     ) -> None:
+        """Validate this layer's arguments and set up its state; TTLCache.__init__ calls it."""
         if not isinstance(maxsize, int) or isinstance(maxsize, bool):  # type: ignore[redundant-expr]
             raise TypeError(f"maxsize must be an int, got {type(maxsize).__name__}")
         if maxsize < 1:
