@@ -487,9 +487,12 @@ class SingleFlight(CacheStore[K, V]):
         with self._lock:
             self._closed = True
         loop = asyncio.get_running_loop()
+        current = asyncio.current_task()
         mine: list[asyncio.Task[Any]] = []
         for task, background in list(self._tasks.items()):
             task_loop = task.get_loop()
+            if task is current:  # a loader closing its own cache: it cannot wait for itself
+                continue
             if task_loop is loop:
                 mine.append(task)
                 if background:
