@@ -301,3 +301,16 @@ def test_a_cache_closed_by_aclose_refuses_new_refresh_tasks(use_with: bool) -> N
         return await cache.aget_or_load("k", refresh)
 
     assert ("fresh", ["refresh"], 0) == (asyncio.run(main()), calls, cache.stats.stale_hits)
+
+
+def test_a_loader_may_close_its_own_cache_without_waiting_for_itself() -> None:
+    cache, _ = make()
+
+    async def loader() -> str:
+        await cache.aclose()
+        return "loaded"
+
+    async def main() -> str:
+        return await asyncio.wait_for(cache.aget_or_load("k", loader), TIMEOUT)
+
+    assert ("loaded", "loaded") == (asyncio.run(main()), cache.get("k"))
