@@ -524,33 +524,6 @@ def test_a_thread_waiting_for_a_load_whose_event_loop_ended_loads_again() -> Non
     assert (2, 1) == (cache.stats.loads, cache.stats.load_failures)
 
 
-def test_a_task_joining_a_load_as_it_finishes_still_gets_its_result(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    cache, _ = make()
-    gate = threading.Event()
-    started = threading.Event()
-
-    def sync_loader() -> str:
-        started.set()
-        gate.wait(TIMEOUT)
-        return "listing"
-
-    leader = threading.Thread(target=lambda: cache.get_or_load("k", sync_loader))
-    real_join = TTLCache._join
-
-    def join_then_finish(self: TTLCache[Hashable, str], *args: Any, **kwargs: Any) -> Any:
-        joined = real_join(self, *args, **kwargs)
-        gate.set()
-        leader.join(TIMEOUT)  # the load finishes before this task waits for it
-        return joined
-
-    leader.start()
-    assert started.wait(TIMEOUT)
-    monkeypatch.setattr(TTLCache, "_join", join_then_finish)
-    assert "listing" == asyncio.run(cache.aget_or_load("k", _never))
-
-
 # -- scenario P1 -----------------------------------------------------------------------------------
 
 
@@ -947,22 +920,3 @@ def test_async_reads_re_raise_a_cached_failure() -> None:
         return [str(outcome) for outcome in outcomes]
 
     assert (["bad row"] * 3, ["fail"]) == (asyncio.run(main()), calls)
-
-
-def test_a_failure_cached_while_a_caller_waited_for_the_lock_is_raised_to_it(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    cache, _ = make(negative_ttl=60)
-    real_join = TTLCache._join
-
-    def fail_first(self: TTLCache[Hashable, str], key: Hashable, *args: Any, **kw: Any) -> Any:
-        # Another caller's load fails (and is cached) between our lookup and our lock.
-        monkeypatch.setattr(TTLCache, "_join", real_join)
-        with pytest.raises(ValueError, match="bad row"):
-            cache.get_or_load(key, _raise_bad_row)
-        return real_join(self, key, *args, **kw)
-
-    monkeypatch.setattr(TTLCache, "_join", fail_first)
-    with pytest.raises(ValueError, match="bad row"):
-        cache.get_or_load("k", lambda: "never called")
-    assert 1 == cache.stats.loads

@@ -260,6 +260,53 @@ def test_an_expired_failure_replaced_before_the_lock_is_kept() -> None:
     assert [1, 2] == attempts
 
 
+def test_a_failure_cached_while_a_caller_waited_for_the_lock_is_raised_to_it() -> None:
+    cache, _, lock = make(negative_ttl=60)
+
+    def fail_elsewhere() -> None:
+        with pytest.raises(ValueError, match="bad row"):
+            cache.get_or_load("k", _raise_bad_row)
+
+    # Another caller's load fails (and is cached) between this read's lookup and its lock.
+    lock.before = [fail_elsewhere]
+    with pytest.raises(ValueError, match="bad row"):
+        cache.get_or_load("k", lambda: "never called")
+    assert 1 == cache.stats.loads
+
+
+def _raise_bad_row() -> str:
+    raise ValueError("bad row")
+
+
+def test_a_task_joining_a_load_as_it_finishes_still_gets_its_result() -> None:
+    cache, _, lock = make()
+    gate = threading.Event()
+    started = threading.Event()
+
+    def sync_loader() -> str:
+        started.set()
+        gate.wait(10.0)
+        return "listing"
+
+    async def never() -> str:
+        await asyncio.Event().wait()
+        return "never"
+
+    leader = threading.Thread(target=lambda: cache.get_or_load("k", sync_loader))
+    leader.start()
+    assert started.wait(10.0)
+
+    def finish_the_load() -> None:
+        gate.set()
+        leader.join(10.0)
+
+    # The task joins the thread's load (first lock), which finishes before the task registers
+    # as a waiter (second lock).
+    lock.before = [None, finish_the_load]
+    assert "listing" == asyncio.run(cache.aget_or_load("k", never))
+    assert (1, 2) == (cache.stats.loads, cache.stats.misses)
+
+
 # -- loads and the writers that detach them --------------------------------------------------------
 
 

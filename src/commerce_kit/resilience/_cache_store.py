@@ -4,7 +4,7 @@
   :class:`collections.OrderedDict` whose order is the LRU order (least recently used first).
   ``fresh_until`` ends the time-to-live; ``dead_at`` is ``fresh_until + stale_ttl``, the end of the
   stale-while-revalidate window. ``load_seconds`` is how long the load that produced the value
-  took (``0.0`` for a value put with :meth:`CacheStore.set`).
+  took (``0.0`` for a value put with :meth:`~commerce_kit.TTLCache.set`).
 * The read path takes no lock. A dict lookup, a tuple index and
   :meth:`~collections.OrderedDict.move_to_end` are each one C call that holds the GIL throughout,
   so a concurrent writer is seen either wholly before or wholly after. A key removed between the
