@@ -291,6 +291,7 @@ class TTLCache(SingleFlight[K, V]):
                 data=self._data,
                 clock=self._clock,
                 hits=self._hits,
+                touch=self._touch,
                 load=self._load,
                 aload=self._aload,
                 early_refresh=bool(self._beta),

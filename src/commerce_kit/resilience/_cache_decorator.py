@@ -32,6 +32,7 @@ def memoize(
     data: OrderedDict[Hashable, Entry],
     clock: Callable[[], float],
     hits: itertools.count[int],
+    touch: Callable[[Hashable], None],
     load: Load,
     aload: Callable[..., Awaitable[Any]],
     early_refresh: bool,
@@ -45,6 +46,7 @@ def memoize(
         data: The cache's entries.
         clock: The cache's clock.
         hits: The cache's hit counter.
+        touch: Marks a key most recently used, if it is still there.
         load: The cache's sync loading path, ``_load``.
         aload: The cache's asyncio loading path, ``_aload``.
         early_refresh: Whether every read must go through the loading path (``beta`` is set).
@@ -57,21 +59,18 @@ def memoize(
     data_get = data.get
     move = data.move_to_end
     prefix: tuple[Hashable, ...] = ()  # (wrapper,), once wrapper exists
+    # The default key without early refresh (the common case) gets wrappers of its own, with no
+    # branch for a key function or for beta: ~10 ns of ~280 ns on the "memoized call hit" row.
+    plain = make_key is None and not early_refresh
 
     if is_async_callable(fn):
         afn = cast("Callable[..., Awaitable[Any]]", fn)
 
-        @wraps(fn)
-        async def awrapper(*args: Any, **kwargs: Any) -> Any:
-            if make_key is not None:
-                key = make_key(*args, **kwargs)
-            elif kwargs:
-                key = (*prefix, *args, _KWARGS_MARK, *kwargs.items())
-            else:
-                key = prefix + args
+        async def afast(*args: Any, **kwargs: Any) -> Any:
+            key = (*prefix, *args, _KWARGS_MARK, *kwargs.items()) if kwargs else prefix + args
             entry = data_get(key)
             now = clock()
-            if entry is not None and now < entry[1] and not early_refresh:
+            if entry is not None and now < entry[1]:
                 # _touch inlined: a method call costs ~35 ns of ~370 ns on the "coroutine hit" row.
                 try:  # noqa: SIM105 - see above
                     move(key)
@@ -81,21 +80,31 @@ def memoize(
                 return entry[0]
             return await aload(key, partial(afn, *args, **kwargs), ttl, now, entry)
 
+        async def ageneral(*args: Any, **kwargs: Any) -> Any:
+            if make_key is not None:
+                key = make_key(*args, **kwargs)
+            elif kwargs:
+                key = (*prefix, *args, _KWARGS_MARK, *kwargs.items())
+            else:
+                key = prefix + args
+            entry = data_get(key)
+            now = clock()
+            if entry is not None and now < entry[1] and not early_refresh:
+                touch(key)
+                next(hits)
+                return entry[0]
+            return await aload(key, partial(afn, *args, **kwargs), ttl, now, entry)
+
+        awrapper = wraps(fn)(afast if plain else ageneral)
         prefix = (awrapper,)
         return cast("Callable[P, R]", awrapper)
 
-    @wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        if make_key is not None:
-            key = make_key(*args, **kwargs)
-        elif kwargs:
-            key = (*prefix, *args, _KWARGS_MARK, *kwargs.items())
-        else:
-            key = prefix + args
+    def fast(*args: P.args, **kwargs: P.kwargs) -> R:
+        key = (*prefix, *args, _KWARGS_MARK, *kwargs.items()) if kwargs else prefix + args
         entry = data_get(key)
         now = clock()
-        if entry is not None and now < entry[1] and not early_refresh:
-            # _touch inlined: a method call costs ~35 ns of ~290 ns on the "memoized call" row.
+        if entry is not None and now < entry[1]:
+            # _touch inlined: a method call costs ~35 ns of ~280 ns on the "memoized call" row.
             try:  # noqa: SIM105 - see above
                 move(key)
             except KeyError:  # removed by another thread since the lookup
@@ -105,5 +114,22 @@ def memoize(
             return value
         return cast("R", load(key, partial(fn, *args, **kwargs), ttl, now, entry))
 
+    def general(*args: P.args, **kwargs: P.kwargs) -> R:
+        if make_key is not None:
+            key = make_key(*args, **kwargs)
+        elif kwargs:
+            key = (*prefix, *args, _KWARGS_MARK, *kwargs.items())
+        else:
+            key = prefix + args
+        entry = data_get(key)
+        now = clock()
+        if entry is not None and now < entry[1] and not early_refresh:
+            touch(key)
+            next(hits)
+            value: R = entry[0]
+            return value
+        return cast("R", load(key, partial(fn, *args, **kwargs), ttl, now, entry))
+
+    wrapper = wraps(fn)(fast if plain else general)
     prefix = (wrapper,)
     return wrapper
