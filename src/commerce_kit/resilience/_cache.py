@@ -201,7 +201,7 @@ class TTLCache(SingleFlight[K, V]):
         entry = data.get(key)
         now = self._clock()
         if entry is not None and now < entry[1] and not self._beta:
-            # _touch inlined: a method call costs ~35 ns of ~245 ns on the "get_or_load hit" row.
+            # _touch inlined: saves ~18 ns of ~250 ns on the "get_or_load hit" row.
             try:  # noqa: SIM105 - see above
                 data.move_to_end(key)
             except KeyError:  # removed by another thread since the lookup

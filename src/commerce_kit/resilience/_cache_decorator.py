@@ -56,6 +56,7 @@ def memoize(
     Returns:
         The wrapper, with ``fn``'s signature.
     """
+    # Bound methods held in the closure: saves ~15 ns of ~275 ns on the "memoized call hit" row.
     data_get = data.get
     move = data.move_to_end
     prefix: tuple[Hashable, ...] = ()  # (wrapper,), once wrapper exists
@@ -71,7 +72,7 @@ def memoize(
             entry = data_get(key)
             now = clock()
             if entry is not None and now < entry[1]:
-                # _touch inlined: a method call costs ~35 ns of ~370 ns on the "coroutine hit" row.
+                # _touch inlined: saves ~40 ns of ~350 ns on the "memoized coroutine hit" row.
                 try:  # noqa: SIM105 - see above
                     move(key)
                 except KeyError:  # removed by another thread since the lookup
@@ -104,7 +105,7 @@ def memoize(
         entry = data_get(key)
         now = clock()
         if entry is not None and now < entry[1]:
-            # _touch inlined: a method call costs ~35 ns of ~280 ns on the "memoized call" row.
+            # _touch inlined: saves ~35 ns of ~275 ns on the "memoized call hit" row.
             try:  # noqa: SIM105 - see above
                 move(key)
             except KeyError:  # removed by another thread since the lookup
