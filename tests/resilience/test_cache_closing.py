@@ -314,3 +314,18 @@ def test_a_loader_may_close_its_own_cache_without_waiting_for_itself() -> None:
         return await asyncio.wait_for(cache.aget_or_load("k", loader), TIMEOUT)
 
     assert ("loaded", "loaded") == (asyncio.run(main()), cache.get("k"))
+
+
+def test_a_refresh_the_users_executor_cancels_before_it_runs_releases_its_readers() -> None:
+    executor = ThreadPoolExecutor(max_workers=1)
+    busy = threading.Event()
+    executor.submit(busy.wait, TIMEOUT)  # occupies the only worker: the refresh waits in line
+    cache, clock = make(executor=executor)
+    stale(cache, clock, "k")
+    assert "stale" == cache.get_or_load("k", lambda: "refreshed")
+    executor.shutdown(wait=False, cancel_futures=True)  # the queued refresh never runs
+    busy.set()
+    clock.advance(10)  # past the stale window: the reader must load, not wait for the refresh
+    assert "loaded" == cache.get_or_load("k", lambda: "loaded")
+    cache.close()  # nothing left to wait for
+    assert (1, 0) == (cache.stats.loads, cache.stats.load_failures)

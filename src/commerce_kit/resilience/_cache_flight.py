@@ -295,9 +295,18 @@ class SingleFlight(CacheStore[K, V]):
                 self._run(key, loader, ttl, flight, self._clock(), background=True)
 
         try:
-            self._refresh_executor().submit(refresh)
+            future = self._refresh_executor().submit(refresh)
         except Exception as error:  # noqa: BLE001 - the user's executor is shut down, or full
             self._settle(key, flight, now, ttl=ttl, value=None, error=error, background=True)
+        else:
+            future.add_done_callback(partial(self._refresh_dropped, key, flight))
+
+    def _refresh_dropped(
+        self, key: Hashable, flight: _Flight, future: concurrent.futures.Future[None]
+    ) -> None:
+        """Release the readers of a refresh the executor cancelled before it ran."""
+        if future.cancelled():
+            self._abort(key, flight)
 
     def _refresh_executor(self) -> concurrent.futures.Executor:
         executor = self._executor
