@@ -197,13 +197,12 @@ class TTLCache(SingleFlight[K, V]):
         """
         if ttl is not None:
             ttl = to_seconds(ttl, name="ttl")
-        data = self._data
-        entry = data.get(key)
+        entry = self._lookup_entry(key)
         now = self._clock()
         if entry is not None and now < entry[1] and not self._beta:
             # _touch inlined: saves ~18 ns of ~250 ns on the "get_or_load hit" row.
             try:  # noqa: SIM105 - see above
-                data.move_to_end(key)
+                self._move_to_end(key)
             except KeyError:  # removed by another thread since the lookup
                 pass
             next(self._hits)
