@@ -114,7 +114,7 @@ class CacheStore(Generic[K, V]):
         self._hooks = hooks
         self._lock = threading.Lock()
         self._data: OrderedDict[Hashable, Entry] = OrderedDict()
-        # The read paths call these bound methods: saves ~9 ns of ~215 ns on the "get-hit" row.
+        # Hot paths call these bound methods: saves ~9 ns of ~215 ns on the "get-hit" row.
         self._lookup_entry = self._data.get
         self._move_to_end = self._data.move_to_end
         self._failures: OrderedDict[Hashable, Failure] = OrderedDict()
@@ -224,7 +224,7 @@ class CacheStore(Generic[K, V]):
             if self._inflight or self._failures:
                 self._forget(key)
             data[key] = entry
-            data.move_to_end(key)
+            self._move_to_end(key)
             if len(data) <= self._maxsize:
                 return
             if self._hooks:
