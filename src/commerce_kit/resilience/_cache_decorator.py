@@ -64,6 +64,13 @@ def memoize(
     # branch for a key function or for beta: ~10 ns of ~280 ns on the "memoized call hit" row.
     plain = make_key is None and not early_refresh
 
+    def key_of(args: tuple[Any, ...], kwargs: dict[str, Any]) -> Hashable:
+        if make_key is not None:
+            return make_key(*args, **kwargs)
+        if kwargs:
+            return (*prefix, *args, _KWARGS_MARK, *kwargs.items())
+        return prefix + args
+
     if is_async_callable(fn):
         afn = cast("Callable[..., Awaitable[Any]]", fn)
 
@@ -82,12 +89,7 @@ def memoize(
             return await aload(key, partial(afn, *args, **kwargs), ttl, now, entry)
 
         async def ageneral(*args: Any, **kwargs: Any) -> Any:
-            if make_key is not None:
-                key = make_key(*args, **kwargs)
-            elif kwargs:
-                key = (*prefix, *args, _KWARGS_MARK, *kwargs.items())
-            else:
-                key = prefix + args
+            key = key_of(args, kwargs)
             entry = data_get(key)
             now = clock()
             if entry is not None and now < entry[1] and not early_refresh:
@@ -116,12 +118,7 @@ def memoize(
         return cast("R", load(key, partial(fn, *args, **kwargs), ttl, now, entry))
 
     def general(*args: P.args, **kwargs: P.kwargs) -> R:
-        if make_key is not None:
-            key = make_key(*args, **kwargs)
-        elif kwargs:
-            key = (*prefix, *args, _KWARGS_MARK, *kwargs.items())
-        else:
-            key = prefix + args
+        key = key_of(args, kwargs)
         entry = data_get(key)
         now = clock()
         if entry is not None and now < entry[1] and not early_refresh:
