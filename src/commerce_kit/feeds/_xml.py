@@ -26,6 +26,7 @@ mapping, a field that repeats is a list, and an attribute ``a`` on a field ``f``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 from xml.parsers import expat
@@ -41,7 +42,12 @@ from defusedxml.ElementTree import (  # type: ignore[import-untyped]
     ParseError,
 )
 
-from commerce_kit._errors import FeedFormatError, FeedLimitError, UnsafeFeedError
+from commerce_kit._errors import (
+    CommerceKitError,
+    FeedFormatError,
+    FeedLimitError,
+    UnsafeFeedError,
+)
 from commerce_kit.feeds._limits import FeedLimits
 from commerce_kit.feeds._record import FeedRecord, new, set_data, set_error, set_index, set_line
 from commerce_kit.feeds._source import head_text
@@ -60,6 +66,9 @@ _MAX_DECLARATIONS = 16
 # Bytes kept from the start of the feed until the root element opens (a DOCTYPE can only come
 # before it), and the most read to inspect a refused DTD: enough for any real prolog.
 _INSPECT_BYTES = 1024 * 1024
+
+# The encoding an XML declaration names, to say which one the parser cannot read.
+_DECLARED_ENCODING = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([^"']{1,64})["']""")
 
 Keys = Callable[[str], str]
 Transform = Callable[[dict[str, object]], dict[str, object]]
@@ -277,7 +286,11 @@ def read_xml(
     max_depth = limits.max_depth
     max_field = limits.max_field_chars
     max_record = limits.max_record_chars
+    max_names = limits.max_names
     out: list[FeedRecord] = []
+    # Field keys by element name. It also counts the distinct element and attribute names,
+    # each of which the parser keeps (its name tables, the interned strings) to the end of the
+    # document: ``max_names`` bounds that memory.
     key_cache: dict[str, str] = {}
     # The record being read, and the open element in it: a leaf until it gets a child element,
     # when it moves onto the stack of open containers (fields that are mappings).
@@ -294,6 +307,32 @@ def read_xml(
     record_name: str | None = None
     started = False
 
+    def new_names(names: list[str]) -> None:
+        """Count names not seen before, refusing more than ``max_names`` of them."""
+        for name in names:
+            if name not in key_cache:
+                if len(key_cache) >= max_names:
+                    line = engine.CurrentLineNumber
+                    raise FeedLimitError(
+                        f"line {line}: the feed uses more than max_names={max_names:,} "
+                        "distinct element and attribute names",
+                        limit="max_names",
+                        maximum=max_names,
+                        line=line,
+                    )
+                key_cache[name] = keys(name)
+
+    def long_attribute(name: str, attributes: dict[str, str]) -> FeedLimitError:
+        attribute = next(a for a, value in attributes.items() if len(value) > max_field)
+        line = engine.CurrentLineNumber
+        return FeedLimitError(
+            f"line {line}: the attribute {local_key(attribute)!r} of <{local_key(name)}> is "
+            f"longer than max_field_chars={max_field:,} characters",
+            limit="max_field_chars",
+            maximum=max_field,
+            line=line,
+        )
+
     def start(name: str, attributes: dict[str, str]) -> None:
         nonlocal depth, record, leaf, leaf_attributes, record_line, record_byte
         nonlocal record_depth, record_name, started
@@ -306,13 +345,19 @@ def read_xml(
                 maximum=max_depth,
                 line=line,
             )
+        key = key_cache.get(name)
+        if key is None:
+            new_names([name])
+            key = key_cache[name]
+        if attributes:
+            if not attributes.keys() <= key_cache.keys():
+                new_names(list(attributes))
+            if max(map(len, attributes.values())) > max_field:
+                raise long_attribute(name, attributes)
         if record is not None:
             if leaf is not None:
                 containers.append((leaf, {}, leaf_attributes))
                 parts.clear()
-            key = key_cache.get(name)
-            if key is None:
-                key = key_cache[name] = keys(name)
             leaf = key
             leaf_attributes = attributes or None
             return
@@ -393,6 +438,7 @@ def read_xml(
             else:
                 prolog.append(chunk)
                 kept += len(chunk)
+        failure: CommerceKitError | None = None
         try:
             if chunk:
                 feed(chunk)
@@ -402,22 +448,41 @@ def read_xml(
             refused = refusal(error, engine.CurrentLineNumber)
             if isinstance(error, DTDForbidden) and prolog is not None:
                 refused = _DoctypeInspector(encoding).inspect(b"".join(prolog), read, refused)
-            raise refused from None
+            failure = refused
         except ParseError as error:
             line, offset = error.position
             message = expat.ErrorString(error.code)
-            raise FeedFormatError(
+            failure = FeedFormatError(
                 f"line {line}, column {offset + 1}: not well-formed XML: {message}",
                 line=line,
                 column=offset + 1,
-            ) from None
+            )
+        except CommerceKitError as error:  # a limit, raised by a handler
+            failure = error
+        except (ValueError, LookupError):  # the encoding handler: multi-byte or unknown
+            failure = _unreadable_encoding(b"".join(prolog or ()), engine.CurrentLineNumber)
+        # The records completed before a fatal error are yielded before it is raised.
         if out:
             yield from out
             out.clear()
+        if failure is not None:
+            raise failure from None
         if not chunk:
             return
         if record is not None and fed - record_byte > max_record:
             raise _record_too_long(record_line, max_record)
+
+
+def _unreadable_encoding(prolog: bytes, line: int) -> FeedFormatError:
+    match = _DECLARED_ENCODING.search(prolog)
+    named = repr(match[1].decode("ascii", "replace")) if match else "its XML declaration names"
+    line = line or 1
+    return FeedFormatError(
+        f"line {line}: the feed is in an encoding the XML parser cannot read ({named}: "
+        "multi-byte encodings other than UTF-8 and UTF-16 are not supported); "
+        "save it as UTF-8",
+        line=line,
+    )
 
 
 def _record_too_long(line: int, max_record: int) -> FeedLimitError:
