@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import io
 import threading
+import time
 from pathlib import Path
 from typing import Any
 from unittest import mock
@@ -123,6 +124,39 @@ def test_an_attribute_of_the_record_element_is_held_to_the_limit_too() -> None:
 def test_an_attribute_within_the_limit_is_kept() -> None:
     data = b'<products><product sku="' + b"S" * 9_000 + b'"/></products>'
     assert [{"sku": "S" * 9_000}] == [r.data for r in read(data, "xml")]
+
+
+def test_a_tag_longer_than_max_record_chars_is_stopped_while_it_streams() -> None:
+    """A huge start tag before any record is bounded, and not rescanned chunk after chunk."""
+    data = b'<products note="' + b"n" * 12_000_000 + b'"><product/></products>'
+    started = time.process_time()
+    with pytest.raises(FeedLimitError) as caught:
+        read(data, "xml")
+    assert time.process_time() - started < 0.3
+    assert ("max_record_chars", 1) == (caught.value.limit, caught.value.line)
+
+
+def test_a_feed_of_ever_new_element_names_is_stopped_at_max_names() -> None:
+    items = "".join(f"<i{n}>x</i{n}>\n" for n in range(20))
+    records = parse_feed(
+        f"<p>\n{items}</p>".encode(), format="xml", limits=FeedLimits(max_names=10)
+    )
+    assert 9 == len([next(records) for _ in range(9)])
+    with pytest.raises(FeedLimitError) as caught:
+        next(records)
+    assert ("max_names", 11) == (caught.value.limit, caught.value.line)
+
+
+def test_attribute_names_count_towards_max_names() -> None:
+    attributes = " ".join(f'a{n}="1"' for n in range(20))
+    with pytest.raises(FeedLimitError, match="max_names=10 "):
+        read(f"<p><i {attributes}/></p>".encode(), "xml", limits=FeedLimits(max_names=10))
+
+
+def test_names_seen_again_do_not_count_twice() -> None:
+    items = "".join(f'<i n="{n}"><t>{n}</t><u/></i>' for n in range(1_000))
+    data = f"<p>{items}</p>".encode()
+    assert 1_000 == len(read(data, "xml", limits=FeedLimits(max_names=5)))
 
 
 @pytest.mark.parametrize(

@@ -429,8 +429,9 @@ def read_xml(
     prolog: list[bytes] | None = []
     kept = 0
     fed = 0
+    size = _CHUNK
     while True:
-        chunk = read(_CHUNK)
+        chunk = read(size)
         fed += len(chunk)
         if prolog is not None:
             if started or kept > _INSPECT_BYTES:
@@ -471,6 +472,14 @@ def read_xml(
             return
         if record is not None and fed - record_byte > max_record:
             raise _record_too_long(record_line, max_record)
+        # A tag, comment or processing instruction cut by the end of the bytes fed is scanned
+        # again from its start with the next bytes: reading at least as much as is pending
+        # keeps that rescanning linear, and max_record_chars bounds it (a start tag may come
+        # before any record, so the check above does not see it).
+        pending = fed - max(engine.CurrentByteIndex, 0)
+        if pending > max_record:
+            raise _token_too_long(engine.CurrentLineNumber, max_record)
+        size = max(_CHUNK, pending)
 
 
 def _unreadable_encoding(prolog: bytes, line: int) -> FeedFormatError:
@@ -481,6 +490,16 @@ def _unreadable_encoding(prolog: bytes, line: int) -> FeedFormatError:
         f"line {line}: the feed is in an encoding the XML parser cannot read ({named}: "
         "multi-byte encodings other than UTF-8 and UTF-16 are not supported); "
         "save it as UTF-8",
+        line=line,
+    )
+
+
+def _token_too_long(line: int, max_record: int) -> FeedLimitError:
+    return FeedLimitError(
+        f"line {line}: the tag starting here (or comment, or processing instruction) is "
+        f"longer than max_record_chars={max_record:,} bytes",
+        limit="max_record_chars",
+        maximum=max_record,
         line=line,
     )
 
