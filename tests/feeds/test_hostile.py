@@ -138,13 +138,19 @@ def test_a_tag_longer_than_max_record_chars_is_stopped_while_it_streams() -> Non
 
 def test_a_feed_of_ever_new_element_names_is_stopped_at_max_names() -> None:
     items = "".join(f"<i{n}>x</i{n}>\n" for n in range(20))
-    records = parse_feed(
-        f"<p>\n{items}</p>".encode(), format="xml", limits=FeedLimits(max_names=10)
-    )
-    assert 9 == len([next(records) for _ in range(9)])
     with pytest.raises(FeedLimitError) as caught:
-        next(records)
-    assert ("max_names", 11) == (caught.value.limit, caught.value.line)
+        read(f"<p>\n{items}</p>".encode(), "xml", limits=FeedLimits(max_names=10))
+    assert ("max_names", 10) == (caught.value.limit, caught.value.maximum)
+
+
+def test_a_long_feed_of_new_names_stops_soon_after_max_names() -> None:
+    items = "".join(f"<i{n}>x</i{n}>\n" for n in range(100_000))
+    seen: list[object] = []
+    with pytest.raises(FeedLimitError) as caught:
+        seen.extend(parse_feed(f"<p>\n{items}</p>".encode(), format="xml"))
+    assert 10_000 <= len(seen) < 20_000
+    assert caught.value.line is not None
+    assert 10_000 < caught.value.line < 20_000
 
 
 def test_attribute_names_count_towards_max_names() -> None:

@@ -127,7 +127,8 @@ def _xml_attribute_value(n: int) -> bytes:
 
 
 def _xml_deep(n: int) -> bytes:
-    return ("<products><product>" + "<a>" * n + "</a>" * n + "</product></products>").encode()
+    record = "<product>" + "<a>" * n + "</a>" * n + "</product>\n"
+    return ("<products>" + record * COPIES + "</products>").encode()
 
 
 def _xml_long_text(n: int) -> bytes:
@@ -175,7 +176,7 @@ SHAPES = [
     Shape("xml-distinct-names", "xml", _xml_names, 256),
     Shape("xml-many-attributes", "xml", _xml_attributes, 256),
     Shape("xml-long-attribute", "xml", _xml_attribute_value, 1 << 14),
-    Shape("xml-deep", "xml", _xml_deep, 64),
+    Shape("xml-deep", "xml", _xml_deep, 64, max_n=8192),
     Shape("xml-long-text", "xml", _xml_long_text, 1 << 14),
     Shape("xml-one-long-line", "xml", _xml_long_line, 1 << 10),
     Shape("merchant-tsv-many-columns", "google-merchant", _merchant_tsv_columns, 256),
@@ -245,6 +246,6 @@ def test_memory_stays_flat_however_many_distinct_xml_names_a_feed_uses() -> None
             peaks.append(tracemalloc.get_traced_memory()[1])
         finally:
             tracemalloc.stop()
-        assert ("max_names", 5_001) == (caught.value.limit, caught.value.line)
+        assert "max_names" == caught.value.limit
     assert max(peaks) < 8 * 1024 * 1024
     assert max(peaks) / min(peaks) < 1.2

@@ -288,10 +288,13 @@ def read_xml(
     max_record = limits.max_record_chars
     max_names = limits.max_names
     out: list[FeedRecord] = []
-    # Field keys by element name. It also counts the distinct element and attribute names,
-    # each of which the parser keeps (its name tables, the interned strings) to the end of the
-    # document: ``max_names`` bounds that memory.
     key_cache: dict[str, str] = {}
+    # The parser keeps every distinct element and attribute name it meets (its name tables, the
+    # strings it interns) to the end of the document; counting the interned names after each
+    # chunk bounds that memory with max_names at no cost per element.
+    names = getattr(engine, "intern", None)
+    if not isinstance(names, dict):
+        names = key_cache
     # The record being read, and the open element in it: a leaf until it gets a child element,
     # when it moves onto the stack of open containers (fields that are mappings).
     record: dict[str, object] | None = None
@@ -307,31 +310,12 @@ def read_xml(
     record_name: str | None = None
     started = False
 
-    def new_names(names: list[str]) -> None:
-        """Count names not seen before, refusing more than ``max_names`` of them."""
-        for name in names:
-            if name not in key_cache:
-                if len(key_cache) >= max_names:
-                    line = engine.CurrentLineNumber
-                    raise FeedLimitError(
-                        f"line {line}: the feed uses more than max_names={max_names:,} "
-                        "distinct element and attribute names",
-                        limit="max_names",
-                        maximum=max_names,
-                        line=line,
-                    )
-                key_cache[name] = keys(name)
-
-    def long_attribute(name: str, attributes: dict[str, str]) -> FeedLimitError:
-        attribute = next(a for a, value in attributes.items() if len(value) > max_field)
-        line = engine.CurrentLineNumber
-        return FeedLimitError(
-            f"line {line}: the attribute {local_key(attribute)!r} of <{local_key(name)}> is "
-            f"longer than max_field_chars={max_field:,} characters",
-            limit="max_field_chars",
-            maximum=max_field,
-            line=line,
-        )
+    def add_attributes(parent: dict[str, object], key: str, attributes: dict[str, str]) -> None:
+        """Add the attributes of the field ``key`` as the fields ``key@name``."""
+        for attribute, value in attributes.items():
+            if len(value) > max_field:
+                raise _long_attribute(engine.CurrentLineNumber, key, attribute, max_field)
+            _add(parent, f"{key}@{local_key(attribute)}", value)
 
     def start(name: str, attributes: dict[str, str]) -> None:
         nonlocal depth, record, leaf, leaf_attributes, record_line, record_byte
@@ -345,19 +329,13 @@ def read_xml(
                 maximum=max_depth,
                 line=line,
             )
-        key = key_cache.get(name)
-        if key is None:
-            new_names([name])
-            key = key_cache[name]
-        if attributes:
-            if not attributes.keys() <= key_cache.keys():
-                new_names(list(attributes))
-            if max(map(len, attributes.values())) > max_field:
-                raise long_attribute(name, attributes)
         if record is not None:
             if leaf is not None:
                 containers.append((leaf, {}, leaf_attributes))
                 parts.clear()
+            key = key_cache.get(name)
+            if key is None:
+                key = key_cache[name] = keys(name)
             leaf = key
             leaf_attributes = attributes or None
             return
@@ -375,7 +353,12 @@ def read_xml(
         ):
             record_line = engine.CurrentLineNumber
             record_byte = engine.CurrentByteIndex
-            record = {local_key(attribute): value for attribute, value in attributes.items()}
+            record = {}
+            for attribute, value in attributes.items():
+                if len(value) > max_field:
+                    line = engine.CurrentLineNumber
+                    raise _long_attribute(line, local_key(name), attribute, max_field)
+                record[local_key(attribute)] = value
             leaf = None
 
     def end(_name: str) -> None:
@@ -397,13 +380,18 @@ def read_xml(
                 )
             target = containers[-1][1] if containers else record
             if leaf in target or leaf_attributes is not None:
-                _add(target, leaf, value, leaf_attributes)
+                _add(target, leaf, value)
+                if leaf_attributes is not None:
+                    add_attributes(target, leaf, leaf_attributes)
             else:
                 target[leaf] = value
             leaf = None
         elif containers:
             key, children, attributes = containers.pop()
-            _add(containers[-1][1] if containers else record, key, children, attributes)
+            parent = containers[-1][1] if containers else record
+            _add(parent, key, children)
+            if attributes is not None:
+                add_attributes(parent, key, attributes)
         else:
             if engine.CurrentByteIndex - record_byte > max_record:
                 raise _record_too_long(record_line, max_record)
@@ -476,6 +464,8 @@ def read_xml(
         # again from its start with the next bytes: reading at least as much as is pending
         # keeps that rescanning linear, and max_record_chars bounds it (a start tag may come
         # before any record, so the check above does not see it).
+        if len(names) > max_names:
+            raise _too_many_names(engine.CurrentLineNumber, max_names)
         pending = fed - max(engine.CurrentByteIndex, 0)
         if pending > max_record:
             raise _token_too_long(engine.CurrentLineNumber, max_record)
@@ -514,9 +504,7 @@ def _record_too_long(line: int, max_record: int) -> FeedLimitError:
     )
 
 
-def _add(
-    parent: dict[str, object], key: str, value: object, attributes: dict[str, str] | None
-) -> None:
+def _add(parent: dict[str, object], key: str, value: object) -> None:
     """Add a field to a record or mapping: a repeated field becomes a list."""
     if key in parent:
         existing = parent[key]
@@ -526,9 +514,26 @@ def _add(
             parent[key] = [existing, value]
     else:
         parent[key] = value
-    if attributes is not None:
-        for attribute, text in attributes.items():
-            _add(parent, f"{key}@{local_key(attribute)}", text, None)
+
+
+def _long_attribute(line: int, element: str, attribute: str, max_field: int) -> FeedLimitError:
+    return FeedLimitError(
+        f"line {line}: the attribute {local_key(attribute)!r} of <{element}> is longer than "
+        f"max_field_chars={max_field:,} characters",
+        limit="max_field_chars",
+        maximum=max_field,
+        line=line,
+    )
+
+
+def _too_many_names(line: int, max_names: int) -> FeedLimitError:
+    return FeedLimitError(
+        f"line {line}: the feed uses more than max_names={max_names:,} distinct element and "
+        "attribute names",
+        limit="max_names",
+        maximum=max_names,
+        line=line,
+    )
 
 
 class XmlAdapter:
