@@ -331,10 +331,14 @@ class CsvAdapter:
     and reading goes on: a row with more or fewer cells than the header (the cells there are
     kept), broken quoting, or bytes that are not UTF-8 (shown as U+FFFD). A header that cannot be
     read raises :class:`~commerce_kit.FeedFormatError`; a row longer than ``max_record_chars``
-    (an unclosed quote, usually) or a cell longer than ``max_field_chars`` raises
-    :class:`~commerce_kit.FeedLimitError`.
+    (an unclosed quote, usually) or a cell (header, ragged rows included) longer than
+    ``max_field_chars`` raises :class:`~commerce_kit.FeedLimitError`, whatever
+    :func:`csv.field_size_limit` says: cells up to ``max_field_chars`` are read even past it.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``max_field_chars`` alone bounds a cell; lines of only white space before the header
+       are skipped.
     """
 
     name = "csv"

@@ -448,8 +448,14 @@ def read_xml(
             )
         except CommerceKitError as error:  # a limit, raised by a handler
             failure = error
-        except (ValueError, LookupError):  # the encoding handler: multi-byte or unknown
-            failure = _unreadable_encoding(b"".join(prolog or ()), engine.CurrentLineNumber)
+        except (ValueError, LookupError) as error:
+            if started:
+                raise
+            # From the parser's encoding handler, at the XML declaration: an encoding Python
+            # does not know (LookupError) or a multi-byte one expat cannot take (ValueError).
+            multi_byte = isinstance(error, ValueError)
+            line = engine.CurrentLineNumber
+            failure = _unreadable_encoding(b"".join(prolog or ()), line, known=multi_byte)
         # The records completed before a fatal error are yielded before it is raised.
         if out:
             yield from out
@@ -460,26 +466,30 @@ def read_xml(
             return
         if record is not None and fed - record_byte > max_record:
             raise _record_too_long(record_line, max_record)
+        if len(names) > max_names:
+            raise _too_many_names(engine.CurrentLineNumber, max_names)
         # A tag, comment or processing instruction cut by the end of the bytes fed is scanned
         # again from its start with the next bytes: reading at least as much as is pending
         # keeps that rescanning linear, and max_record_chars bounds it (a start tag may come
         # before any record, so the check above does not see it).
-        if len(names) > max_names:
-            raise _too_many_names(engine.CurrentLineNumber, max_names)
         pending = fed - max(engine.CurrentByteIndex, 0)
         if pending > max_record:
             raise _token_too_long(engine.CurrentLineNumber, max_record)
         size = max(_CHUNK, pending)
 
 
-def _unreadable_encoding(prolog: bytes, line: int) -> FeedFormatError:
+def _unreadable_encoding(prolog: bytes, line: int, *, known: bool) -> FeedFormatError:
     match = _DECLARED_ENCODING.search(prolog)
-    named = repr(match[1].decode("ascii", "replace")) if match else "its XML declaration names"
+    named = repr(match[1].decode("ascii", "replace")) if match else "the one declared"
+    why = (
+        "multi-byte encodings other than UTF-8 and UTF-16 are not supported"
+        if known
+        else "no such encoding is known"
+    )
     line = line or 1
     return FeedFormatError(
-        f"line {line}: the feed is in an encoding the XML parser cannot read ({named}: "
-        "multi-byte encodings other than UTF-8 and UTF-16 are not supported); "
-        "save it as UTF-8",
+        f"line {line}: the XML parser cannot read the feed's encoding, {named} ({why}); "
+        "save the feed as UTF-8",
         line=line,
     )
 
@@ -552,10 +562,13 @@ class XmlAdapter:
     (``defusedxml`` with ``forbid_dtd=True``), before any entity is expanded or anything
     fetched. Its ``attack`` names what the DTD carried: ``"entity_expansion"`` (billion laughs),
     ``"quadratic_blowup"``, ``"external_entity"`` (XXE), ``"parameter_entity"``,
-    ``"internal_entity"``, ``"external_dtd"`` or ``"dtd"``. Malformed XML raises
-    :class:`~commerce_kit.FeedFormatError` with line and column; elements nested deeper than
-    ``max_depth``, a text longer than ``max_field_chars`` or a record longer than
-    ``max_record_chars`` (counted in bytes here) raise :class:`~commerce_kit.FeedLimitError`.
+    ``"internal_entity"``, ``"external_dtd"`` or ``"dtd"``. Malformed XML, or an encoding the
+    parser cannot read (Shift_JIS, UTF-32), raises :class:`~commerce_kit.FeedFormatError` with
+    the line (and column), after every record before it has been yielded; elements nested
+    deeper than ``max_depth``, a text or attribute value longer than ``max_field_chars``, a
+    record or tag longer than ``max_record_chars`` (counted in bytes here) or more than
+    ``max_names`` distinct element and attribute names raise
+    :class:`~commerce_kit.FeedLimitError`.
 
     Args:
         record_tag: The local name of the record elements, found at any depth, for feeds of
@@ -564,6 +577,9 @@ class XmlAdapter:
         name: The format name to register the adapter under.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Attribute values are held to ``max_field_chars``, tags to ``max_record_chars``, names to
+       ``max_names``; an unreadable encoding is a :class:`~commerce_kit.FeedFormatError`.
     """
 
     content_types: tuple[str, ...] = ("application/xml", "text/xml")
