@@ -56,21 +56,24 @@ def _deep(n: int) -> FeedLimits:
 
 
 #: Records per feed in the nesting shapes: depth is what doubles.
-COPIES = 100
+COPIES = 400
 #: Records per feed in the wide shapes: keys (or attributes) per record is what doubles. One
 #: object of a million keys is slower per key in the standard library's decoders themselves (a
 #: dict outgrows the CPU caches); ``max_record_chars`` keeps real records far smaller.
 WIDE_COPIES = 40
+#: Rows under a header of n columns: few, so that reading the header weighs in the time.
+WIDE_ROWS = 8
 
 
 def _columns(n: int, sep: str = ",") -> bytes:
     header = sep.join(f"column{i}" for i in range(n))
-    row = sep.join(str(i % 10) for i in range(n))
-    return f"{header}\n{row}\n".encode()
+    row = sep.join(str(i % 10) for i in range(n)) + "\n"
+    return f"{header}\n{row * WIDE_ROWS}".encode()
 
 
 def _repeated_columns(n: int) -> bytes:
-    return ("sku," + ",".join(["tag"] * n) + "\nA," + ",".join(["t"] * n) + "\n").encode()
+    row = "A," + ",".join(["t"] * n) + "\n"
+    return ("sku," + ",".join(["tag"] * n) + "\n" + row * WIDE_ROWS).encode()
 
 
 def _long_cell(n: int, sep: str = ",") -> bytes:
@@ -143,7 +146,8 @@ def _xml_long_line(n: int) -> bytes:
 def _merchant_tsv_columns(n: int) -> bytes:
     extra = "\t".join(f"custom_label_{i}" for i in range(n))
     values = "\t".join("v" for _ in range(n))
-    return f"id\ttitle\tprice\tlink\t{extra}\nA\tMug\t5.00 USD\thttps://x\t{values}\n".encode()
+    row = f"A\tMug\t5.00 USD\thttps://x\t{values}\n"
+    return f"id\ttitle\tprice\tlink\t{extra}\n{row * WIDE_ROWS}".encode()
 
 
 def _merchant_rss(n: int) -> bytes:
@@ -160,11 +164,11 @@ def _merchant_long_description(n: int) -> bytes:
 
 
 SHAPES = [
-    Shape("csv-many-columns", "csv", _columns, 256),
-    Shape("csv-repeated-columns", "csv", _repeated_columns, 256),
+    Shape("csv-many-columns", "csv", _columns, 256, max_n=16_384),
+    Shape("csv-repeated-columns", "csv", _repeated_columns, 256, max_n=16_384),
     Shape("csv-long-cell", "csv", _long_cell, 1 << 14),
     Shape("csv-quoted-line-breaks", "csv", _quoted_lines, 1 << 12),
-    Shape("tsv-many-columns", "tsv", lambda n: _columns(n, "\t"), 256),
+    Shape("tsv-many-columns", "tsv", lambda n: _columns(n, "\t"), 256, max_n=16_384),
     Shape("tsv-long-cell", "tsv", lambda n: _long_cell(n, "\t"), 1 << 14),
     Shape("json-deep-arrays", "json", _json_deep, 32, _deep, 256),
     Shape("json-deep-objects", "json", _json_deep_objects, 32, _deep, 256),
@@ -179,7 +183,7 @@ SHAPES = [
     Shape("xml-deep", "xml", _xml_deep, 64, max_n=8192),
     Shape("xml-long-text", "xml", _xml_long_text, 1 << 14),
     Shape("xml-one-long-line", "xml", _xml_long_line, 1 << 10),
-    Shape("merchant-tsv-many-columns", "google-merchant", _merchant_tsv_columns, 256),
+    Shape("merchant-tsv-many-columns", "google-merchant", _merchant_tsv_columns, 256, max_n=16_384),
     Shape("merchant-rss-many-items", "google-merchant", _merchant_rss, 1 << 10),
     Shape("merchant-long-description", "google-merchant", _merchant_long_description, 1 << 14),
 ]
