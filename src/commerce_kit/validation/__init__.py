@@ -30,6 +30,7 @@ from commerce_kit.validation._fields import (
     WebUrl,
 )
 from commerce_kit.validation._product import Product
+from commerce_kit.validation._record import SourceRecord
 from commerce_kit.validation._report import RecordError, RecordResult, ValidationReport
 from commerce_kit.validation._sanitize import neutralize_formula, sanitize_html, sanitize_text
 from commerce_kit.validation._security import SecurityMode, SecurityPolicy, Threat, ThreatCategory
@@ -53,6 +54,7 @@ __all__ = [
     "SecurityMode",
     "SecurityPolicy",
     "Sku",
+    "SourceRecord",
     "StockLevel",
     "Threat",
     "ThreatCategory",

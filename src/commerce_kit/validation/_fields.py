@@ -105,6 +105,15 @@ def _refuse(
 
 # -- identifiers ---------------------------------------------------------------------------------
 
+
+def _digits(value: int) -> str | int:
+    """The digits of an integer short enough to be an identifier; a longer one as it is.
+
+    Converting a huge integer to text is slow and may exceed the interpreter's digit limit.
+    """
+    return str(value) if -(10**64) < value < 10**64 else value
+
+
 _SKU = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -122,7 +131,7 @@ class _SkuRule(_Rule):
 
     def validate(self, value: object, info: core_schema.ValidationInfo) -> str:
         if type(value) is int:
-            value = str(value)
+            value = _digits(value)
         if isinstance(value, str):
             text = value.strip()
             if _SKU.fullmatch(text):
@@ -145,7 +154,7 @@ class _GtinRule(_Rule):
 
     def validate(self, value: object, info: core_schema.ValidationInfo) -> str:
         if type(value) is int:
-            value = str(value)
+            value = _digits(value)
         if not isinstance(value, str):
             raise fail("gtin.format")
         digits = value.strip()
