@@ -98,6 +98,7 @@ def test_importing_validation_loads_neither_feeds_nor_defusedxml() -> None:
             if name.startswith(("commerce_kit.feeds", "defusedxml"))
         )
         assert loaded == [], loaded
+        assert "re2" in sys.modules
         """
     )
     done = subprocess.run(

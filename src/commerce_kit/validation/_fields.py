@@ -464,7 +464,7 @@ class _TextRule(_Rule):
             return "", (), (found[0], {})
         # Allow-listed markup written plainly comes out of the HTML sanitizer unchanged.
         markup = self.multiline and "<" in value and settled(value)
-        threats = inspect_field(policy, value, raw, plain_tags=markup) if value else ()
+        threats = inspect_field(policy, value, raw) if value else ()
         if threats and policy.strict:
             return "", threats, (threats[0].code, {"rule": threats[0].rule})
         if (
