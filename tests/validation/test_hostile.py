@@ -11,6 +11,9 @@ from __future__ import annotations
 import subprocess
 import sys
 import textwrap
+import time
+import tracemalloc
+from collections.abc import Callable
 
 import pytest
 
@@ -105,3 +108,94 @@ def test_importing_validation_loads_neither_feeds_nor_defusedxml() -> None:
         [sys.executable, "-c", code], capture_output=True, text=True, check=False, timeout=60
     )
     assert 0 == done.returncode, done.stderr
+
+
+# -- linear time and memory ------------------------------------------------------------------------
+#
+# Each check runs on an input of n and of 2n characters: time (CPU, best of three, the call
+# repeated until it takes a few milliseconds) and the tracemalloc peak may at most triple (a
+# linear cost doubles, a quadratic one quadruples).
+
+ADVERSARIAL: dict[str, Callable[[int], str]] = {
+    "'<' then spaces": lambda n: "<" + " " * n,
+    "runs of '<'": lambda n: "<" * n,
+    "spaces then a letter": lambda n: " " * n + "x",
+    "single quotes": lambda n: "'" * n,
+    "double quotes": lambda n: '"' * n,
+    "mixed quotes": lambda n: "' \"` " * (n // 5),
+    "runs of '--'": lambda n: "--" * (n // 2),
+    "comment openers": lambda n: "/*" * (n // 2),
+    "nested tags": lambda n: "<b><i>" * (n // 12) + "</i></b>" * (n // 16),
+    "broken script tags": lambda n: "<scr<script>ipt>" * (n // 16),
+    "event handler names": lambda n: "on" * (n // 2) + "=",
+    "long URL": lambda n: "https://shop.example.com/" + "a-b/" * (n // 4),
+    "javascript URL": lambda n: "javascript:" + "a" * n,
+    "SQL-ish prose": lambda n: (
+        "Select the best from our range; order by size, or drop by anytime. " * (n // 68)
+    ),
+    "injections": lambda n: "' or 1=1 union select * from users where name = 'x' -- " * (n // 56),
+    "names compared": lambda n: "' or a=b " * (n // 9),
+    "calls compared": lambda n: "' or f(" + "(a)," * (n // 4),
+    "entities": lambda n: "&#x3c;" * (n // 6),
+    "percent escapes": lambda n: "%3c" * (n // 3),
+    "script escapes": lambda n: "\\u003c" * (n // 6),
+    "Latin-1 letters": lambda n: "é' or " * (n // 6),
+    "other letters": lambda n: "中' or " * (n // 6),
+}
+
+
+def _cost(call: Callable[[str], object], text: str, repeat: int) -> tuple[float, int]:
+    """CPU seconds (best of three) of ``repeat`` calls, and the tracemalloc peak of one call."""
+    best = float("inf")
+    for _ in range(3):
+        start = time.process_time()
+        for _ in range(repeat):
+            call(text)
+        best = min(best, time.process_time() - start)
+    tracemalloc.start()
+    try:
+        call(text)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    return best, peak
+
+
+def assert_linear(call: Callable[[str], object], make: Callable[[int], str], n: int) -> None:
+    small, large = make(n), make(2 * n)
+    start = time.process_time()
+    call(small)
+    once = time.process_time() - start
+    repeat = max(1, min(1000, int(0.004 / max(once, 1e-6))))
+    time_n, peak_n = _cost(call, small, repeat)
+    time_2n, peak_2n = _cost(call, large, repeat)
+    assert time_2n < 3 * max(time_n, 1e-4), (time_n, time_2n)
+    assert peak_2n < 3 * max(peak_n, 64 * 1024), (peak_n, peak_2n)
+
+
+STRICT_POLICY = SecurityPolicy(mode="strict")
+FLAG_VALIDATOR = Validator()
+
+
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+def test_the_detector_is_linear_in_the_text(name: str) -> None:
+    assert_linear(STRICT_POLICY.inspect, ADVERSARIAL[name], 20_000)
+
+
+@pytest.mark.parametrize("name", sorted(ADVERSARIAL))
+def test_validating_a_record_is_linear_in_every_field(name: str) -> None:
+    # Every field holds the text: the description is read in full (up to 20,000 characters),
+    # the title is too long, and the strict fields inspect what they refuse.
+    assert_linear(
+        lambda text: FLAG_VALIDATOR.validate_one(dict.fromkeys(FIELDS, text)),
+        ADVERSARIAL[name],
+        6_000,
+    )
+
+
+@pytest.mark.parametrize("sanitize", [sanitize_text, sanitize_html])
+@pytest.mark.parametrize(
+    "name", ["'<' then spaces", "nested tags", "broken script tags", "entities", "comment openers"]
+)
+def test_the_sanitizers_are_linear(sanitize: Callable[[str], str], name: str) -> None:
+    assert_linear(sanitize, ADVERSARIAL[name], 10_000)

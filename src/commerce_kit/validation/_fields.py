@@ -167,7 +167,9 @@ class _GtinRule(_Rule):
 
 # -- money and quantities ------------------------------------------------------------------------
 
-_PRICE = re.compile(r"\s*(-?)\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]{3})?\s*")
+# Matched on the stripped text: around an optional sign, two runs of spaces would make the
+# engine try every split of a long run of spaces (quadratic time).
+_PRICE = re.compile(r"(-?)\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]{3})?")
 # Most prices in a feed: up to nine ASCII digits, a point and two decimals.
 _COMMON_PRICE = re.compile(r"[0-9]{1,9}\.[0-9]{2}")
 _MINOR_UNITS = dict(MINOR_UNITS)
@@ -179,7 +181,7 @@ _QUANTUM = {places: Decimal(1).scaleb(-places) for places in range(5)}
 def currency_in_price(value: object) -> str | None:
     """The currency code written after a price such as ``"15.00 USD"``, upper-cased, if any."""
     if isinstance(value, str):
-        match = _PRICE.fullmatch(value)
+        match = _PRICE.fullmatch(value.strip())
         if match is not None and match.group(3):
             return match.group(3).upper()
     return None
@@ -217,7 +219,7 @@ class _MoneyRule(_Rule):
         """Apply every rule to any value (:meth:`validate` first takes the common case)."""
         given = None
         if isinstance(value, str):
-            match = _PRICE.fullmatch(value)
+            match = _PRICE.fullmatch(value.strip())
             if match is None:
                 raise _refuse(fail("price.format"), value, info)
             sign, number, given = match.groups()

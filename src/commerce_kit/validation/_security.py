@@ -260,6 +260,7 @@ _XSS_ATTRIBUTE_BEFORE = Pattern(
     r"(?:formaction|datasrc|dataformatas|srcdoc)[\s/]*$", "xss.dangerous_attribute"
 )
 _XSS_ATTRIBUTE_REACH = 16
+_XSS_ATTRIBUTE_NAMES = ("formaction", "datasrc", "dataformatas", "srcdoc")
 _XSS_DATA_AFTER_SOURCE = r"""\s*['"`]?\s*data\s*:[^,]{0,60},"""
 _XSS_DATA_AFTER = Pattern(_XSS_DATA_AFTER_SOURCE, "xss.data_url")
 # Browsers drop control characters inside and before a URL scheme (`jav&#x09;ascript:`); spaces
@@ -275,6 +276,10 @@ _XSS_SCHEME = Pattern(
 _XSS_AFTER_QUOTE_SOURCE = r"""\s*[-+*/;,|&]\s*(?:(?:alert|confirm|prompt|eval|fetch|import)\s*[(`]
     |(?:document|window|top|self|parent)\s*[.\[])(?P<xss__script_breakout>)"""
 _XSS_AFTER_QUOTE = Pattern(_XSS_AFTER_QUOTE_SOURCE)
+_BREAKOUT_WORDS = (
+    "alert", "confirm", "prompt", "eval", "fetch", "import", "document", "window", "top", "self",
+    "parent",
+)  # fmt: skip
 _XSS_IMPORT_SOURCE = r"@import\b(?P<xss__css_expression>)"
 _XSS_IMPORT = Pattern(_XSS_IMPORT_SOURCE)
 
@@ -401,12 +406,9 @@ def _comparison(view: str, data: bytes) -> _Hit | None:
         best = (found[1], 0 if first else 2, found[2])
     for rank, pattern, check in _CHECKED:
         pos = 0
-        while True:
-            candidate = pattern.spans(data, pos)
+        while (candidate := pattern.spans(data, pos)) is not None:
             hit = pattern.hit(candidate)
-            if candidate is None or hit is None:
-                break
-            if best is not None and (hit[1], rank) > best[:2]:
+            if hit is None or (best is not None and (hit[1], rank) > best[:2]):
                 break
             if check(view, candidate):
                 best = (hit[1], rank, hit[2])
@@ -423,7 +425,17 @@ class _Scan:
     ``data`` and ``sql_data`` are their projections, which the patterns read.
     """
 
-    __slots__ = ("data", "sql", "sql_data", "sql_view", "view", "want_sql", "want_xss", "xss")
+    __slots__ = (
+        "breakout",
+        "data",
+        "sql",
+        "sql_data",
+        "sql_view",
+        "view",
+        "want_sql",
+        "want_xss",
+        "xss",
+    )
 
     def __init__(self, view: str, data: bytes, *, want_sql: bool, want_xss: bool) -> None:
         self.view = view
@@ -437,6 +449,8 @@ class _Scan:
         self.want_xss = want_xss
         self.sql: _Hit | None = None
         self.xss: _Hit | None = None
+        # A script break-out after a quote needs one of its words somewhere in the text.
+        self.breakout = want_xss and any(word in view for word in _BREAKOUT_WORDS)
 
     def done(self) -> bool:
         return (self.sql is not None or not self.want_sql) and (
@@ -517,7 +531,7 @@ class _Scan:
             if found is None and end - at <= _COMMENT_REACH and _closes_string(view, at):
                 found = _hit_in(view, _COMMENT_TO_END.match(data, at + 1))
             self.take(found)
-        if self.want_xss and self.xss is None:
+        if self.want_xss and self.xss is None and self.breakout:
             self.take(_hit_in(self.view, _XSS_AFTER_QUOTE.match(self.data, at + 1)))
 
     def semicolons(self) -> None:
@@ -546,11 +560,16 @@ class _Scan:
     def equals(self) -> None:
         """Look around each "=" for attributes that run code or load a ``data:`` URL."""
         view, data = self.view, self.data
-        at = view.find("=")
+        # Each rule needs its words somewhere in the text.
+        attributes = any(name in view for name in _XSS_ATTRIBUTE_NAMES)
+        data_urls = "data" in view
+        at = view.find("=") if attributes or data_urls else -1
         while at != -1 and self.xss is None:
-            start = max(0, at - _XSS_ATTRIBUTE_REACH)
-            self.take(_hit_in(view[start:at], _XSS_ATTRIBUTE_BEFORE.find(data[start:at])))
-            self.take(_hit_in(view, _XSS_DATA_AFTER.match(data, at + 1)))
+            if attributes:
+                start = max(0, at - _XSS_ATTRIBUTE_REACH)
+                self.take(_hit_in(view[start:at], _XSS_ATTRIBUTE_BEFORE.find(data[start:at])))
+            if data_urls:
+                self.take(_hit_in(view, _XSS_DATA_AFTER.match(data, at + 1)))
             at = view.find("=", at + 1)
 
 
