@@ -128,7 +128,9 @@ def translate(
             elif escape == r"\d":
                 out.append(_DIGIT if in_class else f"[{_DIGIT}]")
             elif escape == r"\D":
-                raise ValueError(f"\\D is not supported: {pattern!r}")
+                if in_class:
+                    raise ValueError(f"\\D inside a class is not supported: {pattern!r}")
+                out.append(f"[^{_DIGIT}]")
             elif escape == r"\Z":
                 out.append(r"\z")
             elif escape == r"\x":
