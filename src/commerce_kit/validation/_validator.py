@@ -93,6 +93,9 @@ class Validator(Generic[ModelT]):
         ValueError: If ``max_errors`` is negative.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Reads any :class:`SourceRecord`, not only a ``FeedRecord``; importing the validator no
+       longer loads the feed parsers.
     """
 
     __slots__ = (
