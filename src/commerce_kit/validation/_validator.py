@@ -25,7 +25,8 @@ from commerce_kit.validation._events import (
 from commerce_kit.validation._excerpt import excerpt
 from commerce_kit.validation._product import Product
 from commerce_kit.validation._record import SourceRecord
-from commerce_kit.validation._report import RecordError, RecordResult, ValidationReport
+from commerce_kit.validation._record_error import RecordError
+from commerce_kit.validation._report import RecordResult, ValidationReport
 from commerce_kit.validation._security import DEFAULT_POLICY, SecurityPolicy
 
 __all__ = ["Validator"]
