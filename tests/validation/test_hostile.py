@@ -8,12 +8,9 @@ and memory in proportion to its length.
 
 from __future__ import annotations
 
-import math
 import subprocess
 import sys
 import textwrap
-import time
-import tracemalloc
 from collections.abc import Callable
 
 import pytest
@@ -26,6 +23,7 @@ from commerce_kit.validation import (
     sanitize_html,
     sanitize_text,
 )
+from tests.doubling import assert_linear_memory, assert_linear_time
 from tests.validation._helpers import record
 
 FIELDS = ("sku", "title", "description", "brand", "price", "currency", "stock", "url", "gtin")
@@ -113,9 +111,8 @@ def test_importing_validation_loads_neither_feeds_nor_defusedxml() -> None:
 
 # -- linear time and memory ------------------------------------------------------------------------
 #
-# Each check runs on an input of n and of 2n characters: time (CPU, best of three, the call
-# repeated so that the input of n takes at least 5 ms) and the tracemalloc peak may at most
-# triple (a linear cost doubles, a quadratic one quadruples).
+# Each check runs on an input of n and of 2n characters: CPU time and the tracemalloc peak may at
+# most triple (a linear cost doubles, a quadratic one quadruples); see tests/doubling.py.
 
 ADVERSARIAL: dict[str, Callable[[int], str]] = {
     "'<' then spaces": lambda n: "<" + " " * n,
@@ -145,35 +142,10 @@ ADVERSARIAL: dict[str, Callable[[int], str]] = {
 }
 
 
-def _cost(call: Callable[[str], object], text: str, repeat: int) -> tuple[float, int]:
-    """CPU seconds (best of three) of ``repeat`` calls, and the tracemalloc peak of one call."""
-    best = float("inf")
-    for _ in range(3):
-        start = time.process_time()
-        for _ in range(repeat):
-            call(text)
-        best = min(best, time.process_time() - start)
-    tracemalloc.start()
-    try:
-        call(text)
-        peak = tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-    return best, peak
-
-
 def assert_linear(call: Callable[[str], object], make: Callable[[int], str], n: int) -> None:
     small, large = make(n), make(2 * n)
-    once = float("inf")
-    for _ in range(2):  # the first call may build caches
-        start = time.process_time()
-        call(small)
-        once = min(once, time.process_time() - start)
-    repeat = max(1, min(1000, math.ceil(0.005 / max(once, 1e-6))))
-    time_n, peak_n = _cost(call, small, repeat)
-    time_2n, peak_2n = _cost(call, large, repeat)
-    assert time_2n < 3 * max(time_n, 1e-4), (time_n, time_2n)
-    assert peak_2n < 3 * max(peak_n, 64 * 1024), (peak_n, peak_2n)
+    assert_linear_time(lambda: call(small), lambda: call(large))
+    assert_linear_memory(lambda: call(small), lambda: call(large))
 
 
 STRICT_POLICY = SecurityPolicy(mode="strict")
