@@ -15,7 +15,7 @@ import threading
 import time
 from datetime import timedelta
 
-from commerce_kit._duration import to_finite, to_seconds
+from commerce_kit._duration import positive_int, to_finite, to_seconds
 from commerce_kit._types import Clock
 from commerce_kit.resilience._circuit_breaker_window import RollingWindow
 
@@ -88,10 +88,7 @@ class RetryBudget:
         min_retries_per_second = to_finite(
             min_retries_per_second, name="min_retries_per_second", minimum=0
         )
-        if type(slices) is not int:
-            raise TypeError(f"slices must be an int >= 1, got {type(slices).__name__}")
-        if slices < 1:
-            raise ValueError(f"slices must be an int >= 1, got {slices!r}")
+        positive_int(slices, "slices")
         if not callable(clock):
             raise TypeError(f"clock must be a callable, got {type(clock).__name__}")
         #: Retries allowed per call counted in the window.
