@@ -4,6 +4,7 @@ served apps on a free port, and helpers to add users and products."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import secrets
 import socket
@@ -45,7 +46,11 @@ def _pg_admin() -> Any:
     for user in ("postgres", "root"):
         try:
             return psycopg.connect(
-                host=PG_HOST, port=PG_PORT, user=user, dbname="test", autocommit=True,
+                host=PG_HOST,
+                port=PG_PORT,
+                user=user,
+                dbname="test",
+                autocommit=True,
                 connect_timeout=3,
             ), user
         except psycopg.OperationalError as error:
@@ -114,6 +119,14 @@ class Shop:
         finally:
             await engine.dispose()
 
+    async def users(self, count: int) -> list[str]:
+        """Add ``count`` users through one connection; return their tokens."""
+        engine = make_engine(self.database_url, pool_size=1)
+        try:
+            return [(await create_user(engine, unique("user")))[1] for _ in range(count)]
+        finally:
+            await engine.dispose()
+
     async def product(self, stock: int, price: str = "19.00") -> str:
         sku = unique("SKU")
         engine = make_engine(self.database_url, pool_size=1)
@@ -132,6 +145,7 @@ class Shop:
                 value = await conn.scalar(select(products.c.stock).where(products.c.sku == sku))
         finally:
             await engine.dispose()
+        assert value is not None, sku
         return int(value)
 
     async def count(self, sql: str, **params: object) -> int:
@@ -141,10 +155,16 @@ class Shop:
                 value = await conn.scalar(text(sql), params)
         finally:
             await engine.dispose()
-        return int(value)
+        return int(value or 0)
 
     def checkout(
-        self, token: str, sku: str, *, quantity: int = 1, method: str = "card", key: str | None = None
+        self,
+        token: str,
+        sku: str,
+        *,
+        quantity: int = 1,
+        method: str = "card",
+        key: str | None = None,
     ) -> Any:
         headers = {"Authorization": f"Bearer {token}"}
         if key is not None:
@@ -229,3 +249,99 @@ def settings_for(database_url: str) -> Any:
         return make_settings(database_url, **overrides)
 
     return build
+
+
+@contextmanager
+def served_process(database_url: str, log: Path, **env: str) -> Iterator[str]:
+    """Run ``shop serve`` in a subprocess on a free port with ``env``; yield its base URL."""
+    import subprocess
+    import sys
+
+    port = free_port()
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SHOP_")}
+    environment.update(env, DATABASE_URL=database_url)
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shop", "serve", "--port", str(port)],
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        base_url = f"http://127.0.0.1:{port}"
+        try:
+            deadline = time.monotonic() + 60
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"shop serve exited: {log.read_text()[-2000:]}")
+                try:
+                    if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"shop serve did not start: {log.read_text()[-2000:]}")
+                time.sleep(0.1)
+            yield base_url
+        finally:
+            process.terminate()
+            try:
+                process.wait(15)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+@pytest.fixture
+def serve_process(database_url: str, tmp_path: Path) -> Any:
+    """Start ``shop serve`` in a subprocess for this test's database (real HTTP)."""
+
+    def start(**env: str) -> Any:
+        return served_process(database_url, tmp_path / "serve.log", **env)
+
+    return start
+
+
+class RawConnection:
+    """A minimal HTTP/1.1 keep-alive client on asyncio streams.
+
+    The load tests use it instead of httpx so that the client, which shares the machine with
+    the server, spends as little CPU per request as possible.
+    """
+
+    def __init__(self, base_url: str) -> None:
+        host, _, port = base_url.removeprefix("http://").partition(":")
+        self.host, self.port = host, int(port)
+        self.reader: asyncio.StreamReader | None = None
+        self.writer: asyncio.StreamWriter | None = None
+
+    async def request(
+        self, method: str, path: str, body: bytes = b"", headers: dict[str, str] | None = None
+    ) -> tuple[int, dict[str, str], bytes]:
+        if self.writer is None:
+            self.reader, self.writer = await asyncio.open_connection(self.host, self.port)
+        assert self.reader is not None
+        lines = [f"{method} {path} HTTP/1.1", f"Host: {self.host}", f"Content-Length: {len(body)}"]
+        lines += [f"{k}: {v}" for k, v in (headers or {}).items()]
+        self.writer.write(("\r\n".join(lines) + "\r\n\r\n").encode() + body)
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status_line, *header_lines = head.decode("latin-1").split("\r\n")
+        found = {}
+        for line in header_lines:
+            if ":" in line:
+                name, _, value = line.partition(":")
+                found[name.strip().lower()] = value.strip()
+        content = await self.reader.readexactly(int(found.get("content-length", "0")))
+        return int(status_line.split()[1]), found, content
+
+    async def close(self) -> None:
+        if self.writer is not None:
+            self.writer.close()
+            with contextlib.suppress(OSError):
+                await self.writer.wait_closed()
+            self.writer = None
+
+
+@pytest.fixture
+def raw_http() -> type[RawConnection]:
+    """The minimal keep-alive HTTP client class."""
+    return RawConnection

@@ -7,6 +7,7 @@ import json
 import logging
 import time
 from importlib.metadata import EntryPoint
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, update
@@ -22,7 +23,7 @@ UNAVAILABLE = "System experiencing high traffic. Please try again shortly."
 PROBLEM = "application/problem+json"
 
 
-def assert_problem(response, status: int, code: str, detail: str | None = None) -> dict:
+def assert_problem(response, status: int, code: str, detail: str | None = None) -> Any:
     assert status == response.status_code, response.text
     assert response.headers["content-type"].startswith(PROBLEM)
     assert response.headers["x-request-id"]
@@ -41,7 +42,13 @@ async def test_listing_shows_a_product_added_before_the_first_read(make_shop):
     response = await shop.client.get("/flash/products")
     assert 200 == response.status_code
     listed = {item["sku"]: item for item in response.json()}
-    assert {"sku": sku, "title": f"Product {sku}", "price": "19.50", "currency": "EUR", "stock": 7} == listed[sku]
+    assert {
+        "sku": sku,
+        "title": f"Product {sku}",
+        "price": "19.50",
+        "currency": "EUR",
+        "stock": 7,
+    } == listed[sku]
 
 
 async def test_listing_runs_one_query_for_a_thousand_concurrent_readers(make_shop):
@@ -66,10 +73,14 @@ async def test_checkout_pays_and_the_order_is_visible_to_its_owner_only(make_sho
         k: v for k, v in order.items() if k != "order_id"
     }
     assert 1 == await shop.stock(sku)
-    mine = await shop.client.get(f"/orders/{order['order_id']}", headers={"Authorization": f"Bearer {token}"})
+    mine = await shop.client.get(
+        f"/orders/{order['order_id']}", headers={"Authorization": f"Bearer {token}"}
+    )
     assert 200 == mine.status_code
     assert order == mine.json()
-    theirs = await shop.client.get(f"/orders/{order['order_id']}", headers={"Authorization": f"Bearer {other}"})
+    theirs = await shop.client.get(
+        f"/orders/{order['order_id']}", headers={"Authorization": f"Bearer {other}"}
+    )
     assert_problem(theirs, 404, "order_not_found")
 
 
@@ -78,7 +89,9 @@ async def test_checkout_without_a_valid_token_is_401(make_shop, authorization):
     shop = await make_shop()
     headers = {} if authorization is None else {"Authorization": authorization}
     response = await shop.client.post(
-        "/flash/checkout", json={"sku": "X", "quantity": 1, "payment_method": "card"}, headers=headers
+        "/flash/checkout",
+        json={"sku": "X", "quantity": 1, "payment_method": "card"},
+        headers=headers,
     )
     assert_problem(response, 401, "unauthenticated")
     assert "Bearer" == response.headers["www-authenticate"]
@@ -128,7 +141,9 @@ async def test_a_declined_payment_is_402_and_gives_the_stock_back(make_shop):
     _, token = await shop.user()
     assert_problem(await shop.checkout(token, sku), 402, "payment_failed", PAYMENT_FAILED)
     assert 2 == await shop.stock(sku)
-    failed = await shop.count("SELECT count(*) FROM orders WHERE sku = :s AND status = 'failed'", s=sku)
+    failed = await shop.count(
+        "SELECT count(*) FROM orders WHERE sku = :s AND status = 'failed'", s=sku
+    )
     assert 1 == failed
 
 
@@ -137,7 +152,9 @@ async def test_unknown_sku_and_unknown_method_are_422(make_shop):
     sku = await shop.product(stock=2)
     _, token = await shop.user()
     assert_problem(await shop.checkout(token, "NO-SUCH-SKU"), 422, "unknown_product")
-    assert_problem(await shop.checkout(token, sku, method="bitcoin-cash"), 422, "unknown_payment_method")
+    assert_problem(
+        await shop.checkout(token, sku, method="bitcoin-cash"), 422, "unknown_payment_method"
+    )
     assert 2 == await shop.stock(sku)
 
 
@@ -173,7 +190,9 @@ async def test_the_same_key_with_another_body_is_422(make_shop):
     sku = await shop.product(stock=5)
     _, token = await shop.user()
     assert 201 == (await shop.checkout(token, sku, key="k")).status_code
-    assert_problem(await shop.checkout(token, sku, quantity=2, key="k"), 422, "idempotency_key_reused")
+    assert_problem(
+        await shop.checkout(token, sku, quantity=2, key="k"), 422, "idempotency_key_reused"
+    )
     assert 4 == await shop.stock(sku)
 
 
@@ -190,8 +209,12 @@ async def test_payment_methods_come_from_the_registry_and_plugins(make_shop, mon
     import commerce_kit.payments._registry as registry_module
 
     monkeypatch.setattr(registry_module, "Invoice", Invoice, raising=False)
-    plugin = EntryPoint("invoice", f"{registry_module.__name__}:Invoice", registry_module.ENTRY_POINT_GROUP)
-    monkeypatch.setattr(registry_module, "entry_points", lambda group: [plugin] if group == plugin.group else [])
+    plugin = EntryPoint(
+        "invoice", f"{registry_module.__name__}:Invoice", registry_module.ENTRY_POINT_GROUP
+    )
+    monkeypatch.setattr(
+        registry_module, "entry_points", lambda group: [plugin] if group == plugin.group else []
+    )
     shop = await make_shop()
     response = await shop.client.get("/payment-methods")
     assert 200 == response.status_code
@@ -221,7 +244,9 @@ async def test_health_metrics_and_request_ids(make_shop):
     assert_problem(await shop.client.get("/no/such/page"), 404, "not_found")
 
 
-async def test_an_unexpected_error_is_a_500_problem_without_detail_and_one_log_line(make_shop, caplog):
+async def test_an_unexpected_error_is_a_500_problem_without_detail_and_one_log_line(
+    make_shop, caplog
+):
     shop = await make_shop()
 
     async def broken() -> bytes:
@@ -247,12 +272,22 @@ async def test_an_abandoned_reservation_expires_and_returns_to_stock(make_shop):
     engine = make_engine(shop.database_url, pool_size=1)
     try:
         async with engine.begin() as conn:  # what a checkout that crashed mid-payment leaves
-            await conn.execute(update(products).where(products.c.sku == sku).values(stock=products.c.stock - 2))
+            await conn.execute(
+                update(products).where(products.c.sku == sku).values(stock=products.c.stock - 2)
+            )
             await conn.execute(
                 insert(orders).values(
-                    id=f"ord_crash_{sku}", user_id=user_id, sku=sku, quantity=2, amount_cents=3800,
-                    currency="EUR", payment_method="card", status="reserved", request_hash="x",
-                    created_at=now_ms() - 10_000, expires_at=now_ms() - 1,
+                    id=f"ord_crash_{sku}",
+                    user_id=user_id,
+                    sku=sku,
+                    quantity=2,
+                    amount_cents=3800,
+                    currency="EUR",
+                    payment_method="card",
+                    status="reserved",
+                    request_hash="x",
+                    created_at=now_ms() - 10_000,
+                    expires_at=now_ms() - 1,
                 )
             )
     finally:
@@ -260,6 +295,8 @@ async def test_an_abandoned_reservation_expires_and_returns_to_stock(make_shop):
     assert 3 == await shop.stock(sku)
     assert 1 <= await shop.app.state.shop.checkout.sweep()
     assert 5 == await shop.stock(sku)
-    assert 1 == await shop.count("SELECT count(*) FROM orders WHERE id = :i AND status = 'expired'", i=f"ord_crash_{sku}")
+    assert 1 == await shop.count(
+        "SELECT count(*) FROM orders WHERE id = :i AND status = 'expired'", i=f"ord_crash_{sku}"
+    )
     assert 0 == await shop.app.state.shop.checkout.sweep()
     assert 5 == await shop.stock(sku)

@@ -19,6 +19,7 @@ PostgreSQL serialization failures and deadlocks) are retried with the library's
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -128,6 +129,10 @@ class Checkout:
         self._engine = engine
         # Write transactions take SQLite's write lock at BEGIN (see shop.db).
         self._writer = engine.execution_options(write=True)
+        # SQLite has one writer at a time. Queueing this process's writers here is far cheaper
+        # than letting them poll SQLite's busy handler, whose sleeps grow to 100 ms under
+        # contention; other processes still meet busy_timeout, and their conflicts are retried.
+        self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
         self._payments = payments
         self._metrics = metrics
         self._ttl_ms = int(reservation_ttl * 1000)
@@ -146,7 +151,10 @@ class Checkout:
             on=self._conflict, attempts=8, wait_initial=0.005, wait_max=0.25
         ):
             with attempt:
-                async with self._writer.begin() as conn:
+                if self._write_lock is None:
+                    async with self._writer.begin() as conn:
+                        return await work(conn)
+                async with self._write_lock, self._writer.begin() as conn:
                     return await work(conn)
         raise AssertionError("unreachable: retrying re-raises the last error")  # pragma: no cover
 
@@ -186,6 +194,14 @@ class Checkout:
                 name=request.payment_method,
                 retry_after=snapshot.retry_after,
             )
+
+        # A cheap read first: once an item is sold out, most attempts end here without taking a
+        # write lock. It decides nothing about selling; the conditional decrement below does.
+        async with self._engine.connect() as conn:
+            stock = await conn.scalar(select(products.c.stock).where(products.c.sku == request.sku))
+        if stock is not None and stock < request.quantity:
+            self._metrics.checkouts.labels("out_of_stock").inc()
+            raise OutOfStockError(f"not enough stock of {request.sku!r}", item=request.sku)
 
         order_id = "ord_" + secrets.token_hex(12)
         try:
