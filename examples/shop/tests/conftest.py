@@ -345,3 +345,9 @@ class RawConnection:
 def raw_http() -> type[RawConnection]:
     """The minimal keep-alive HTTP client class."""
     return RawConnection
+
+
+@pytest.fixture
+def serve_database() -> Any:
+    """:func:`served_process` itself, for a test that brings its own database URL."""
+    return served_process
