@@ -74,7 +74,12 @@ def test_rates_parse():
 
 def _shop(*args: str, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "shop", *args], env=env, capture_output=True, text=True, timeout=120
+        [sys.executable, "-m", "shop", *args],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
     )
 
 
