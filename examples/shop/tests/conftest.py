@@ -29,8 +29,8 @@ from shop.db import make_engine, products
 from shop.migrate import upgrade
 from shop.settings import Settings
 
-PG_HOST = os.environ.get("SHOP_TEST_PG_HOST", "127.0.0.1")
-PG_PORT = int(os.environ.get("SHOP_TEST_PG_PORT", "5432"))
+PG_HOST = os.environ.get("TEST_SHOP_PG_HOST", "127.0.0.1")
+PG_PORT = int(os.environ.get("TEST_SHOP_PG_PORT", "5432"))
 IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 

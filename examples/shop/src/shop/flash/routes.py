@@ -243,5 +243,10 @@ async def flash_page(request: Request) -> Response:
     return state.templates.TemplateResponse(
         request,
         "flash.html",
-        {"products": products, "methods": methods, "rate": str(state.settings.rate)},
+        {
+            "products": products,
+            "methods": methods,
+            "limit": state.settings.rate.limit,
+            "window": f"{state.settings.rate.window:g}",
+        },
     )
