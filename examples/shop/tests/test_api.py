@@ -235,7 +235,7 @@ async def test_health_metrics_and_request_ids(make_shop):
         "shop_http_requests_total",
         "shop_http_request_duration_seconds",
         "shop_payment_breaker_state",
-        "shop_listing_cache",
+        "shop_listing_cache_events_total",
     ):
         assert name in metrics.text
     assert health.headers["x-request-id"] != metrics.headers["x-request-id"]
