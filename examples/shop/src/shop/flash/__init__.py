@@ -1,0 +1,1 @@
+"""The flash sale: the cached product listing, the checkout flow, and their routes."""

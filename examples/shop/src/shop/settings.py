@@ -1,0 +1,141 @@
+"""The shop's settings: environment variables read once, with safe defaults.
+
+=============================  =========================================  ======================
+variable                       meaning                                    default
+=============================  =========================================  ======================
+``DATABASE_URL``               SQLAlchemy URL (SQLite or PostgreSQL)      ``var/shop.db`` (WAL)
+``SHOP_CHECKOUT_RATE``         checkouts per user, ``N/<seconds>s``       ``5/60s``
+``SHOP_SANDBOX_FAILURE_RATE``  share of sandbox payments failing, 0..1    ``0``
+``SHOP_SANDBOX_DOWN``          every sandbox payment fails (an outage)    ``false``
+=============================  =========================================  ======================
+
+A malformed value stops the program with one line naming the variable (exit status 2).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+__all__ = ["CheckoutRate", "Settings", "SettingsError", "load_settings"]
+
+_RATE = re.compile(r"^\s*([1-9][0-9]{0,8})\s*/\s*([0-9]{1,9}(?:\.[0-9]{1,6})?)\s*s\s*$")
+
+
+class SettingsError(Exception):
+    """A setting is malformed; the message is one line naming the variable."""
+
+
+@dataclass(frozen=True, slots=True)
+class CheckoutRate:
+    """How many checkouts one user may start per window."""
+
+    limit: int
+    window: float
+
+    @classmethod
+    def parse(cls, text: str) -> CheckoutRate:
+        """Read ``"5/60s"`` (five per sixty seconds).
+
+        Raises:
+            ValueError: ``text`` is not ``N/<seconds>s`` with a positive count and window.
+        """
+        match = _RATE.match(text)
+        if match is None:
+            raise ValueError(f"expected N/<seconds>s such as 5/60s, got {text!r}")
+        window = float(match.group(2))
+        if window <= 0:
+            raise ValueError(f"the window must be longer than 0 s, got {text!r}")
+        return cls(int(match.group(1)), window)
+
+    def __str__(self) -> str:
+        return f"{self.limit}/{self.window:g}s"
+
+
+def _default_database_url() -> str:
+    return f"sqlite+aiosqlite:///{Path('var/shop.db').absolute()}"
+
+
+def normalise_database_url(url: str) -> str:
+    """Return ``url`` with the async driver the shop uses for its dialect.
+
+    Raises:
+        ValueError: The URL is not a SQLite or PostgreSQL URL.
+    """
+    scheme, sep, rest = url.partition("://")
+    if not sep or not rest:
+        raise ValueError("expected a URL such as sqlite:///var/shop.db or postgresql://host/db")
+    dialect = scheme.split("+", 1)[0].lower()
+    if dialect == "sqlite":
+        return f"sqlite+aiosqlite://{rest}"
+    if dialect in {"postgresql", "postgres"}:
+        return f"postgresql+psycopg://{rest}"
+    raise ValueError(f"only sqlite and postgresql URLs are supported, got {dialect!r}")
+
+
+class Settings(BaseSettings):
+    """Everything the shop reads from its environment.
+
+    Attributes:
+        database_url: Where the data lives (normalised to an async driver).
+        checkout_rate: Checkouts per user per window (``SHOP_CHECKOUT_RATE``).
+        sandbox_failure_rate: Share of sandbox payment attempts that fail transiently.
+        sandbox_down: Whether every sandbox payment fails, as in a provider outage.
+        reservation_ttl: Seconds before a reservation left by a crashed checkout returns to stock.
+        listing_ttl: Seconds the product listing is cached.
+    """
+
+    model_config = SettingsConfigDict(extra="ignore", frozen=True)
+
+    database_url: str = Field(default_factory=_default_database_url, alias="DATABASE_URL")
+    checkout_rate: str = Field(default="5/60s", alias="SHOP_CHECKOUT_RATE")
+    sandbox_failure_rate: float = Field(default=0.0, alias="SHOP_SANDBOX_FAILURE_RATE", ge=0, le=1)
+    sandbox_down: bool = Field(default=False, alias="SHOP_SANDBOX_DOWN")
+    reservation_ttl: float = Field(default=300.0, alias="SHOP_RESERVATION_TTL", gt=0)
+    listing_ttl: float = Field(default=30.0, alias="SHOP_LISTING_TTL", gt=0)
+
+    @field_validator("database_url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        return normalise_database_url(value)
+
+    @field_validator("checkout_rate")
+    @classmethod
+    def _rate(cls, value: str) -> str:
+        return str(CheckoutRate.parse(value))
+
+    @property
+    def rate(self) -> CheckoutRate:
+        """The parsed checkout rate."""
+        return CheckoutRate.parse(self.checkout_rate)
+
+    @property
+    def is_sqlite(self) -> bool:
+        """Whether the database is SQLite."""
+        return self.database_url.startswith("sqlite")
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Read the settings from the environment, ``overrides`` (by variable name) winning.
+
+    Raises:
+        SettingsError: A value is malformed; the message is one line naming the variable.
+    """
+    known = {field.alias for field in Settings.model_fields.values() if field.alias}
+    for name in sorted(os.environ):
+        if name.startswith("SHOP_") and name not in known:
+            raise SettingsError(f"{name}: unknown setting (known: {', '.join(sorted(known))})")
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as error:
+        first = error.errors()[0]
+        alias = str(first["loc"][0]) if first["loc"] else "settings"
+        field = Settings.model_fields.get(alias)
+        name = field.alias if field is not None and field.alias else alias
+        reason = str(first["msg"]).removeprefix("Value error, ")
+        raise SettingsError(f"{name}: {reason}") from None
