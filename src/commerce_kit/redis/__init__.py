@@ -1,0 +1,17 @@
+"""Redis backends: the same limiter, cache, breaker and replay guard, shared by many processes.
+
+Install with ``pip install commerce-kit[redis]``. Importing this package imports
+`redis-py <https://redis.readthedocs.io>`_; ``import commerce_kit`` alone never does.
+
+.. versionadded:: 0.2.0
+"""
+
+from __future__ import annotations
+
+from commerce_kit.redis._guard import RedisGuard
+from commerce_kit.redis._replay import RedisReplayStore
+
+__all__ = [
+    "RedisGuard",
+    "RedisReplayStore",
+]
