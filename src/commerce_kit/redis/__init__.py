@@ -8,10 +8,13 @@ Install with ``pip install commerce-kit[redis]``. Importing this package imports
 
 from __future__ import annotations
 
+from commerce_kit.redis._breaker import RedisBreakerCell, RedisBreakerStore
 from commerce_kit.redis._guard import RedisGuard
 from commerce_kit.redis._replay import RedisReplayStore
 
 __all__ = [
+    "RedisBreakerCell",
+    "RedisBreakerStore",
     "RedisGuard",
     "RedisReplayStore",
 ]
