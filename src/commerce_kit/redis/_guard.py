@@ -18,6 +18,7 @@ from typing import TypeVar
 
 import redis
 
+from commerce_kit._duration import to_seconds
 from commerce_kit._errors import CircuitOpenError
 from commerce_kit.resilience._circuit_breaker import CircuitBreaker
 from commerce_kit.resilience._circuit_breaker_machine import CircuitState
@@ -56,7 +57,7 @@ class RedisGuard:
     .. versionadded:: 0.2.0
     """
 
-    __slots__ = ("_breaker", "_down", "_fallbacks", "_name")
+    __slots__ = ("_breaker", "_down", "_fallbacks", "_name", "_reset_timeout")
 
     def __init__(
         self,
@@ -70,6 +71,7 @@ class RedisGuard:
         self._name = name
         self._fallbacks: dict[str, str] = {}
         self._down = False
+        self._reset_timeout = to_seconds(reset_timeout, name="reset_timeout")
         self._breaker = CircuitBreaker(
             name,
             failure_threshold=failure_threshold,
@@ -87,6 +89,11 @@ class RedisGuard:
     def available(self) -> bool:
         """Whether the backends try Redis now (``False`` while the guard is open)."""
         return self._breaker.state is not CircuitState.OPEN
+
+    @property
+    def reset_timeout(self) -> float:
+        """Seconds the backends skip Redis, once the guard opens, before a trial command."""
+        return self._reset_timeout
 
     def describe(self, component: str, fallback: str) -> None:
         """Record what ``component`` does while Redis is down, for the outage log line.

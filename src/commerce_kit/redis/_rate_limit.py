@@ -1,0 +1,304 @@
+"""Rate-limit state on Redis: each decision one atomic script, one round trip, on Redis's clock.
+
+The script (``_rate_limit_script.lua``) runs the in-memory strategies' arithmetic step for step.
+It reads the time with ``TIME``, so processes whose clocks disagree still agree on every
+decision; the limiter's own clock reading is used only by the local fallback.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from importlib import resources
+from typing import Any, Literal
+
+import redis
+import redis.asyncio
+
+from commerce_kit.redis._guard import RedisGuard
+from commerce_kit.redis._script import Script, check_prefix
+from commerce_kit.resilience._rate_limit_policy import (
+    RateLimit,
+    RateLimitDecision,
+    RateLimitStrategy,
+)
+from commerce_kit.resilience._rate_limit_store import MemoryRateLimitStore, Op, describe_op
+
+__all__ = ["RedisRateLimitStore"]
+
+_SCRIPT = Script(
+    resources.files("commerce_kit.redis").joinpath("_rate_limit_script.lua").read_text("utf-8")
+)
+
+_LETTERS = {
+    RateLimitStrategy.EXACT: "e",
+    RateLimitStrategy.SLIDING_COUNTER: "c",
+    RateLimitStrategy.GCRA: "g",
+}
+
+RateLimitFallback = Literal["local", "open", "closed"]
+
+_FALLBACKS: dict[str, str] = {
+    "local": "limits each process on its own",
+    "open": "admits every hit (fail open)",
+    "closed": "refuses every hit (fail closed)",
+}
+
+
+class _Plan:
+    """What the script needs to know about one limiter's policies, computed once."""
+
+    __slots__ = ("args", "ids", "policies")
+
+    def __init__(self, policies: tuple[RateLimit, ...]) -> None:
+        self.policies = policies
+        self.ids: list[str] = []
+        self.args: list[Any] = []
+        for p in policies:
+            letter = _LETTERS[p.strategy]
+            ident = f"{letter}{p.limit}/{p.window!r}"
+            if p.strategy is RateLimitStrategy.GCRA:
+                ident += f"/{p.capacity}"
+            self.ids.append(ident)
+            ttl_ms = math.ceil(p.ttl * 1000) + 1000  # a second spare, for clock granularity
+            self.args += [letter, p.limit, repr(p.window), p.capacity, ttl_ms]
+
+
+class RedisRateLimitStore:
+    """A :class:`~commerce_kit.typing.RateLimitStore` on Redis, shared by every process using it.
+
+    Pass it as ``store=`` to :class:`~commerce_kit.RateLimiter` (or ``RateLimiter.multi``): each
+    hit, peek or refund is one ``EVALSHA`` of a script that decides for every policy at once,
+    atomically, on the Redis server's clock. The limits hold across processes exactly as they
+    hold within one: 4 processes hitting one key never admit more than the limit in total.
+
+    Keys are ``{prefix}rl:{<key>}:<policy>``: the braces are a Redis Cluster hash tag, so the
+    states of every policy of one key live on one shard and one script can update them all. Each
+    state expires once it no longer matters (a window after its last change, two for the sliding
+    counter), so idle keys vanish on their own.
+
+    When Redis fails (see :class:`RedisGuard`), ``on_failure`` decides: ``"local"`` (the
+    default) runs the same policies in this process's memory, so each process enforces the limit
+    on its own; ``"open"`` admits every hit; ``"closed"`` refuses every hit, with the guard's
+    ``reset_timeout`` as ``retry_after``. The limiter's caller never sees a Redis error.
+
+    Args:
+        client: A sync :class:`redis.Redis` client, for ``hit``, ``peek``, ``refund`` and
+            ``reset``.
+        aclient: An asyncio :class:`redis.asyncio.Redis` client, for ``ahit`` and friends.
+        prefix: Put in front of every key (no braces).
+        on_failure: ``"local"``, ``"open"`` or ``"closed"``, as above.
+        guard: The guard deciding when Redis is down; by default one of the store's own.
+        maxsize: For the ``"local"`` fallback, the most keys held in memory.
+
+    Raises:
+        TypeError: Neither client was given, or ``prefix`` is not a ``str``.
+        ValueError: ``prefix`` contains a brace or ``on_failure`` is unknown.
+
+    Example:
+        >>> import redis
+        >>> from commerce_kit import RateLimiter
+        >>> from commerce_kit.redis import RedisRateLimitStore
+        >>> store = RedisRateLimitStore(redis.Redis(), prefix="doctest:")
+        >>> limiter = RateLimiter(2, 60.0, strategy="gcra", store=store)
+        >>> [limiter.hit("user:doc").allowed for _ in range(3)]
+        [True, True, False]
+        >>> limiter.reset("user:doc")
+
+    .. versionadded:: 0.2.0
+    """
+
+    __slots__ = (
+        "_aclient",
+        "_client",
+        "_failure",
+        "_guard",
+        "_ids",
+        "_local",
+        "_maxsize",
+        "_plans",
+        "_prefix",
+    )
+
+    def __init__(
+        self,
+        client: redis.Redis | None = None,
+        *,
+        aclient: redis.asyncio.Redis | None = None,
+        prefix: str = "commerce_kit:",
+        on_failure: RateLimitFallback = "local",
+        guard: RedisGuard | None = None,
+        maxsize: int = 100_000,
+    ) -> None:
+        if client is None and aclient is None:
+            raise TypeError("give a Redis client, an asyncio Redis client, or both")
+        if on_failure not in _FALLBACKS:
+            raise ValueError(f"on_failure must be 'local', 'open' or 'closed', got {on_failure!r}")
+        self._client = client
+        self._aclient = aclient
+        self._prefix = check_prefix(prefix) + "rl:{"
+        self._failure = on_failure
+        self._guard = RedisGuard("redis") if guard is None else guard
+        self._guard.describe("rate limiter", _FALLBACKS[on_failure])
+        self._maxsize = maxsize
+        self._local: MemoryRateLimitStore | None = None
+        self._plans: dict[tuple[RateLimit, ...], _Plan] = {}
+        # Every policy this store has decided for, so that delete() can find a key's states.
+        self._ids: dict[str, None] = {}
+
+    def __repr__(self) -> str:
+        return f"RedisRateLimitStore(prefix={self._prefix[: -len('rl:{')]!r})"
+
+    @property
+    def guard(self) -> RedisGuard:
+        """The guard deciding when Redis is down."""
+        return self._guard
+
+    # -- the store protocol ----------------------------------------------------------------------
+
+    def update(self, key: str, op: Op, now: float, cost: int, /) -> RateLimitDecision:
+        """Run the limiter's operation for ``key`` as one script on Redis; return the decision.
+
+        Args:
+            key: The key, a ``str``.
+            op: The limiter's operation; its description says which script step to run.
+            now: The limiter's clock reading, used only by the local fallback.
+            cost: Units to consume or give back.
+
+        Returns:
+            The decision.
+
+        Raises:
+            TypeError: The store has no sync client, ``key`` is not a ``str``, or ``op`` is not
+                one of a :class:`~commerce_kit.RateLimiter`'s operations.
+        """
+        client = self._client
+        if client is None:
+            raise TypeError("this RedisRateLimitStore has no sync client; use the a-methods")
+        plan, keys, args = self._call(key, op, cost)
+        return self._guard.run(
+            lambda: _decide(plan, _SCRIPT(client, keys, args)),
+            lambda: self._fallback(key, op, now, cost, plan),
+        )
+
+    async def aupdate(self, key: str, op: Op, now: float, cost: int, /) -> RateLimitDecision:
+        """Async face of :meth:`update`, through the asyncio client.
+
+        Args:
+            key: The key, a ``str``.
+            op: The limiter's operation.
+            now: The limiter's clock reading, used only by the local fallback.
+            cost: Units to consume or give back.
+
+        Returns:
+            The decision.
+
+        Raises:
+            TypeError: As for :meth:`update`, with the asyncio client.
+        """
+        client = self._aclient
+        if client is None:
+            raise TypeError("this RedisRateLimitStore has no asyncio client; use the sync methods")
+        plan, keys, args = self._call(key, op, cost)
+
+        async def command() -> RateLimitDecision:
+            return _decide(plan, await _SCRIPT.arun(client, keys, args))
+
+        async def fallback() -> RateLimitDecision:
+            return self._fallback(key, op, now, cost, plan)
+
+        return await self._guard.arun(command, fallback)
+
+    def delete(self, key: str, /) -> None:
+        """Forget ``key`` under every policy this store has decided for.
+
+        Args:
+            key: The key.
+
+        Raises:
+            TypeError: The store has no sync client.
+            redis.RedisError: Redis failed: unlike a decision, an explicit reset reports it.
+        """
+        if self._client is None:
+            raise TypeError("this RedisRateLimitStore has no sync client")
+        if self._local is not None:
+            self._local.delete(key)
+        if self._ids:
+            self._client.delete(*self._keys(key))
+
+    async def adelete(self, key: str, /) -> None:
+        """Async face of :meth:`delete`.
+
+        Args:
+            key: The key.
+
+        Raises:
+            TypeError: The store has no asyncio client.
+            redis.RedisError: Redis failed.
+        """
+        if self._aclient is None:
+            raise TypeError("this RedisRateLimitStore has no asyncio client")
+        if self._local is not None:
+            self._local.delete(key)
+        if self._ids:
+            await self._aclient.delete(*self._keys(key))
+
+    # -- helpers ---------------------------------------------------------------------------------
+
+    def _keys(self, key: str) -> list[str]:
+        head = self._prefix + key + "}:"
+        return [head + ident for ident in self._ids]
+
+    def _call(self, key: str, op: Op, cost: int) -> tuple[_Plan, list[str], list[Any]]:
+        if not isinstance(key, str):
+            raise TypeError(f"rate limit keys must be str, got {type(key).__name__}")
+        described = describe_op(op)
+        if described is None:
+            raise TypeError(
+                "RedisRateLimitStore runs a RateLimiter's own operations only, got {op!r}"
+            )
+        action, policies = described
+        plan = self._plans.get(policies)
+        if plan is None:
+            plan = self._plans[policies] = _Plan(policies)
+            for ident in plan.ids:
+                self._ids[ident] = None
+        head = self._prefix + key + "}:"
+        return plan, [head + ident for ident in plan.ids], [action, cost, *plan.args]
+
+    def _fallback(
+        self, key: str, op: Op, now: float, cost: int, plan: _Plan
+    ) -> RateLimitDecision:
+        failure = self._failure
+        if failure == "local":
+            local = self._local
+            if local is None:
+                ttl = max(p.ttl for p in plan.policies)
+                local = self._local = MemoryRateLimitStore(ttl=ttl, maxsize=self._maxsize)
+            return local.update(key, op, now, cost)
+        policy = plan.policies[0]
+        if failure == "open":
+            return RateLimitDecision(True, float(policy.capacity), 0.0, 0.0, policy)
+        retry = self._guard.reset_timeout
+        return RateLimitDecision(False, 0.0, retry, retry, policy)
+
+
+def _decide(plan: _Plan, reply: Sequence[bytes]) -> RateLimitDecision:
+    policies = plan.policies
+    if len(policies) == 1:
+        return RateLimitDecision(
+            reply[0] == b"1", float(reply[1]), float(reply[2]), float(reply[3]), policies[0]
+        )
+    parts = tuple(
+        RateLimitDecision(
+            reply[i] == b"1", float(reply[i + 1]), float(reply[i + 2]), float(reply[i + 3]), p
+        )
+        for i, p in zip(range(0, 4 * len(policies), 4), policies, strict=True)
+    )
+    refused = [d for d in parts if not d[0]]
+    if refused:
+        worst = max(refused, key=lambda d: d[2])
+        return RateLimitDecision(False, worst[1], worst[2], worst[3], worst[4], parts)
+    tightest = min(parts, key=lambda d: d[1])
+    return RateLimitDecision(True, tightest[1], 0.0, tightest[3], tightest[4], parts)
+
