@@ -33,7 +33,7 @@ from commerce_kit._errors import (
 
 # -- rate limiter --------------------------------------------------------------------------------
 from commerce_kit.resilience import (
-    LimitExceeded,
+    HitDenied,
     RateLimit,
     RateLimitDecision,
     RateLimiter,
@@ -102,8 +102,8 @@ __all__ = [
     "FeedFormatError",
     "FeedLimitError",
     "GiveUpReason",
+    "HitDenied",
     "Jitter",
-    "LimitExceeded",
     "LoadFinished",
     "MemoryBreakerStore",
     "NonIdempotentRetryError",

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     from commerce_kit.feeds._limits import FeedLimits
     from commerce_kit.feeds._record import FeedRecord
     from commerce_kit.payments._models import PaymentRequest, PaymentResult, RefundResult
-    from commerce_kit.resilience._rate_limiter import RateLimitDecision
+    from commerce_kit.resilience._rate_limit_policy import RateLimitDecision
 
 __all__ = [
     "AsyncSleep",

@@ -522,7 +522,7 @@ class PaymentGateway:
 
     async def _arun(self, call: _Call) -> object:
         try:
-            outcome = await self._breakers.get(call.method).call_async(self._retried_async, call)
+            outcome = await self._breakers.get(call.method).acall(self._retried_async, call)
         except Exception as error:
             failure = self._failed(call, error)
             if failure is error:

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 # -- rate limiter --------------------------------------------------------------------------------
 from commerce_kit.resilience._http import format_retry_after
-from commerce_kit.resilience._rate_limiter import (
-    LimitExceeded,
+from commerce_kit.resilience._rate_limit_policy import (
     RateLimit,
     RateLimitDecision,
-    RateLimiter,
     RateLimitStrategy,
 )
+from commerce_kit.resilience._rate_limiter import HitDenied, RateLimiter
 
 # isort: split
 # -- cache ---------------------------------------------------------------------------------------
@@ -36,7 +35,6 @@ from commerce_kit.resilience._circuit_breaker import (
     CallRejected,
     CallSucceeded,
     CircuitBreaker,
-    ExceptionFilter,
     StateChanged,
 )
 from commerce_kit.resilience._circuit_breaker_machine import BreakerRecord, CircuitState
@@ -47,6 +45,7 @@ from commerce_kit.resilience._circuit_breaker_store import (
     MemoryBreakerCell,
     MemoryBreakerStore,
 )
+from commerce_kit.resilience._matchers import ExceptionMatcher
 
 # -- retry ---------------------------------------------------------------------------------------
 from commerce_kit.resilience._retry import (
@@ -82,10 +81,10 @@ __all__ = [
     "CircuitState",
     "EntryEvicted",
     "EvictionReason",
-    "ExceptionFilter",
+    "ExceptionMatcher",
     "GiveUpReason",
+    "HitDenied",
     "Jitter",
-    "LimitExceeded",
     "LoadFinished",
     "MemoryBreakerCell",
     "MemoryBreakerStore",
