@@ -177,9 +177,17 @@ class RateLimitStore(Protocol):
     a store in another process (a Redis Lua script) can run the same arithmetic. A store may drop
     a state whose ``reset_after`` has passed.
 
+    A store that runs the decision elsewhere does not call ``op``: it reads ``op.action``
+    (``"hit"``, ``"peek"`` or ``"refund"``) and ``op.policies`` (the limiter's
+    :class:`~commerce_kit.RateLimit` tuple), which every operation the limiter passes carries,
+    and runs the same step there, as :class:`~commerce_kit.redis.RedisRateLimitStore` does.
+
     The default store keeps state in process memory; see :class:`~commerce_kit.RateLimiter`.
 
     .. versionadded:: 0.1.0
+
+    .. versionchanged:: 0.2.0
+       Operations carry ``action`` and ``policies``, so a store can map them onto a script.
     """
 
     def update(

@@ -10,11 +10,13 @@ from __future__ import annotations
 
 from commerce_kit.redis._breaker import RedisBreakerCell, RedisBreakerStore
 from commerce_kit.redis._guard import RedisGuard
+from commerce_kit.redis._rate_limit import RedisRateLimitStore
 from commerce_kit.redis._replay import RedisReplayStore
 
 __all__ = [
     "RedisBreakerCell",
     "RedisBreakerStore",
     "RedisGuard",
+    "RedisRateLimitStore",
     "RedisReplayStore",
 ]

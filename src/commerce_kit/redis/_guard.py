@@ -138,7 +138,7 @@ class RedisGuard:
             What ``command`` or ``fallback`` returned.
         """
         try:
-            result = await self._breaker.call_async(command)
+            result = await self._breaker.acall(command)
         except CircuitOpenError:
             return await fallback()
         except _REDIS_ERRORS as error:

@@ -61,7 +61,7 @@ class _Plan:
                 ident += f"/{p.capacity}"
             self.ids.append(ident)
             ttl_ms = math.ceil(p.ttl * 1000) + 1000  # a second spare, for clock granularity
-            self.args += [letter, p.limit, repr(p.window), p.capacity, ttl_ms]
+            self.args += [letter, p.limit, repr(p.window), p.capacity, ttl_ms, ident]
 
 
 class RedisRateLimitStore:
@@ -72,10 +72,11 @@ class RedisRateLimitStore:
     atomically, on the Redis server's clock. The limits hold across processes exactly as they
     hold within one: 4 processes hitting one key never admit more than the limit in total.
 
-    Keys are ``{prefix}rl:{<key>}:<policy>``: the braces are a Redis Cluster hash tag, so the
-    states of every policy of one key live on one shard and one script can update them all. Each
-    state expires once it no longer matters (a window after its last change, two for the sliding
-    counter), so idle keys vanish on their own.
+    Keys are ``{prefix}rl:{<key>}:<policy>``, plus ``{prefix}rl:{<key>}`` listing the policies a
+    key has states under (so that a reset finds them): the braces are a Redis Cluster hash tag,
+    so the states of every policy of one key live on one shard and one script can update them
+    all. Each state expires once it no longer matters (a window after its last change, two for
+    the sliding counter), so idle keys vanish on their own.
 
     When Redis fails (see :class:`RedisGuard`), ``on_failure`` decides: ``"local"`` (the
     default) runs the same policies in this process's memory, so each process enforces the limit
@@ -143,7 +144,8 @@ class RedisRateLimitStore:
         self._maxsize = maxsize
         self._local: MemoryRateLimitStore | None = None
         self._plans: dict[tuple[RateLimit, ...], _Plan] = {}
-        # Every policy this store has decided for, so that delete() can find a key's states.
+        # Every policy this store has decided for: delete() removes these states too, in case
+        # the key's index of policies has expired before them.
         self._ids: dict[str, None] = {}
 
     def __repr__(self) -> str:
@@ -210,7 +212,7 @@ class RedisRateLimitStore:
         return await self._guard.arun(command, fallback)
 
     def delete(self, key: str, /) -> None:
-        """Forget ``key`` under every policy this store has decided for.
+        """Forget ``key`` under every policy it has a state for.
 
         Args:
             key: The key.
@@ -223,8 +225,8 @@ class RedisRateLimitStore:
             raise TypeError("this RedisRateLimitStore has no sync client")
         if self._local is not None:
             self._local.delete(key)
-        if self._ids:
-            self._client.delete(*self._keys(key))
+        listed = self._client.smembers(self._prefix + key + "}")
+        self._client.delete(*self._keys(key, listed))
 
     async def adelete(self, key: str, /) -> None:
         """Async face of :meth:`delete`.
@@ -240,14 +242,16 @@ class RedisRateLimitStore:
             raise TypeError("this RedisRateLimitStore has no asyncio client")
         if self._local is not None:
             self._local.delete(key)
-        if self._ids:
-            await self._aclient.delete(*self._keys(key))
+        listed = await self._aclient.smembers(self._prefix + key + "}")
+        await self._aclient.delete(*self._keys(key, listed))
 
     # -- helpers ---------------------------------------------------------------------------------
 
-    def _keys(self, key: str) -> list[str]:
-        head = self._prefix + key + "}:"
-        return [head + ident for ident in self._ids]
+    def _keys(self, key: str, listed: set[bytes | str]) -> list[str]:
+        head = self._prefix + key + "}"
+        idents = dict.fromkeys(self._ids)
+        idents.update(dict.fromkeys(i.decode() if isinstance(i, bytes) else i for i in listed))
+        return [head, *(head + ":" + ident for ident in idents)]
 
     def _call(self, key: str, op: Op, cost: int) -> tuple[_Plan, list[str], list[Any]]:
         if not isinstance(key, str):
@@ -263,12 +267,12 @@ class RedisRateLimitStore:
             plan = self._plans[policies] = _Plan(policies)
             for ident in plan.ids:
                 self._ids[ident] = None
-        head = self._prefix + key + "}:"
-        return plan, [head + ident for ident in plan.ids], [action, cost, *plan.args]
+        head = self._prefix + key + "}"
+        keys = [head + ":" + ident for ident in plan.ids]
+        keys.append(head)
+        return plan, keys, [action, cost, *plan.args]
 
-    def _fallback(
-        self, key: str, op: Op, now: float, cost: int, plan: _Plan
-    ) -> RateLimitDecision:
+    def _fallback(self, key: str, op: Op, now: float, cost: int, plan: _Plan) -> RateLimitDecision:
         failure = self._failure
         if failure == "local":
             local = self._local
@@ -278,9 +282,17 @@ class RedisRateLimitStore:
             return local.update(key, op, now, cost)
         policy = plan.policies[0]
         if failure == "open":
-            return RateLimitDecision(True, float(policy.capacity), 0.0, 0.0, policy)
+            return RateLimitDecision(
+                allowed=True,
+                remaining=float(policy.capacity),
+                retry_after=0.0,
+                reset_after=0.0,
+                policy=policy,
+            )
         retry = self._guard.reset_timeout
-        return RateLimitDecision(False, 0.0, retry, retry, policy)
+        return RateLimitDecision(
+            allowed=False, remaining=0.0, retry_after=retry, reset_after=retry, policy=policy
+        )
 
 
 def _decide(plan: _Plan, reply: Sequence[bytes]) -> RateLimitDecision:
@@ -298,7 +310,20 @@ def _decide(plan: _Plan, reply: Sequence[bytes]) -> RateLimitDecision:
     refused = [d for d in parts if not d[0]]
     if refused:
         worst = max(refused, key=lambda d: d[2])
-        return RateLimitDecision(False, worst[1], worst[2], worst[3], worst[4], parts)
+        return RateLimitDecision(
+            allowed=False,
+            remaining=worst[1],
+            retry_after=worst[2],
+            reset_after=worst[3],
+            policy=worst[4],
+            parts=parts,
+        )
     tightest = min(parts, key=lambda d: d[1])
-    return RateLimitDecision(True, tightest[1], 0.0, tightest[3], tightest[4], parts)
-
+    return RateLimitDecision(
+        allowed=True,
+        remaining=tightest[1],
+        retry_after=0.0,
+        reset_after=tightest[3],
+        policy=tightest[4],
+        parts=parts,
+    )

@@ -1,8 +1,9 @@
 -- One rate-limit decision for one key, under every policy of a limiter, on the server's clock.
 --
--- KEYS[i]: the state of policy i. ARGV[1]: 'hit', 'peek' or 'refund'; ARGV[2]: the cost; then
--- five values per policy: strategy ('e' exact, 'c' sliding counter, 'g' GCRA), limit, window
--- (seconds), capacity (burst) and the expiry of a written state in milliseconds.
+-- KEYS[i]: the state of policy i; the last key: the set of policy ids the key has states under,
+-- which lets a reset find them. ARGV[1]: 'hit', 'peek' or 'refund'; ARGV[2]: the cost; then six
+-- values per policy: strategy ('e' exact, 'c' sliding counter, 'g' GCRA), limit, window
+-- (seconds), capacity (burst), the expiry of a written state in milliseconds, and the policy id.
 -- Reply: four strings per policy: allowed ('1' or '0'), remaining, retry_after, reset_after.
 --
 -- The arithmetic is the in-memory strategies' own (commerce_kit.resilience), step for step, so a
@@ -285,9 +286,10 @@ end
 local STEPS = { e = exact, c = counter, g = gcra }
 local REFUNDS = { e = exact_refund, c = counter_refund, g = gcra_refund }
 
+local index = KEYS[#KEYS]
 local policies = {}
-for i = 1, #KEYS do
-  local base = 2 + (i - 1) * 5
+for i = 1, #KEYS - 1 do
+  local base = 2 + (i - 1) * 6
   policies[i] = {
     KEYS[i],
     ARGV[base + 1],
@@ -295,11 +297,17 @@ for i = 1, #KEYS do
     tonumber(ARGV[base + 3]),
     tonumber(ARGV[base + 4]),
     tonumber(ARGV[base + 5]),
+    ARGV[base + 6],
   }
 end
 
 local function run(p, units, commit)
-  return STEPS[p[2]](p[1], p[3], p[4], p[5], p[6], units, commit)
+  local part = STEPS[p[2]](p[1], p[3], p[4], p[5], p[6], units, commit)
+  if commit and units > 0 and part[1] == '1' then
+    redis.call('SADD', index, p[7])
+    redis.call('PEXPIRE', index, p[6])
+  end
+  return part
 end
 
 local reply = {}
