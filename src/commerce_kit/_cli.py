@@ -23,10 +23,12 @@ from pathlib import Path
 from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from commerce_kit._errors import CommerceKitError
+from commerce_kit.http._catalogue import user_message_for
 
 if TYPE_CHECKING:
-    from commerce_kit.feeds import FeedEvent, FeedRecord, RecordSkipped
-    from commerce_kit.typing import FeedSource
+    from commerce_kit.feeds._adapter import FeedSource
+    from commerce_kit.feeds._parse import FeedEvent, RecordSkipped
+    from commerce_kit.feeds._record import FeedRecord
     from commerce_kit.validation import RecordError
 
 __all__ = ["EXIT_INTERNAL", "EXIT_OK", "EXIT_REFUSED", "EXIT_REJECTED", "main"]
@@ -498,7 +500,8 @@ def _refusal(error: CommerceKitError | OSError) -> str:
     if isinstance(error, OSError):
         return f"cannot be read ({_one_line(error.strerror or str(error))})"
     detail = _one_line(str(error))
-    return f"{error.user_message.rstrip('.')}: {detail}" if detail else error.user_message
+    message = user_message_for(error).message
+    return f"{message.rstrip('.')}: {detail}" if detail else message
 
 
 def _write_text_report(

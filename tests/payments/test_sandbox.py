@@ -17,18 +17,21 @@ from hypothesis.stateful import (
     rule,
 )
 
-from commerce_kit import PaymentDeclinedError, PaymentUnavailableError
 from commerce_kit.payments import (
-    LedgerKind,
+    PaymentDeclinedError,
     PaymentRequest,
     PaymentStatus,
+    PaymentUnavailableError,
+)
+from commerce_kit.payments._sandbox import _luhn_valid
+from commerce_kit.testing import (
+    LedgerKind,
+    ManualClock,
     SandboxCard,
     SandboxCrypto,
     SandboxProvider,
     SandboxWallet,
 )
-from commerce_kit.payments._sandbox import _luhn_valid
-from commerce_kit.testing import ManualClock
 
 SANDBOXES = [SandboxCard, SandboxWallet, SandboxCrypto]
 

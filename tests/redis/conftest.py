@@ -15,10 +15,12 @@ import subprocess
 import time
 import uuid
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 import redis
 import redis.asyncio
+import redis.connection
 from redis.asyncio.retry import Retry as AsyncRetry
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -57,6 +59,25 @@ def prefix(redis_url: str) -> Iterator[str]:
             client.delete(*keys)
     finally:
         client.close()
+
+
+class CountingConnection(redis.connection.Connection):
+    """Counts the commands it sends: without pipelining, one send is one round trip."""
+
+    sent = 0
+
+    def send_packed_command(self, command: Any, check_health: bool = True) -> None:
+        CountingConnection.sent += 1
+        super().send_packed_command(command, check_health)  # type: ignore[no-untyped-call]
+
+
+@pytest.fixture
+def counting_client(redis_url: str) -> Iterator[redis.Redis]:
+    """A client of the shared server whose round trips ``CountingConnection.sent`` counts."""
+    pool = redis.ConnectionPool.from_url(redis_url, connection_class=CountingConnection)
+    c = redis.Redis(connection_pool=pool)
+    yield c
+    c.close()
 
 
 @pytest.fixture

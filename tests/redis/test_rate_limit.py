@@ -18,7 +18,7 @@ from commerce_kit.redis import RedisGuard, RedisRateLimitStore
 from commerce_kit.testing import ManualClock
 from commerce_kit.typing import RateLimitStore
 from tests.redis import _workers
-from tests.redis.conftest import Server
+from tests.redis.conftest import CountingConnection, Server
 
 pytestmark = pytest.mark.redis
 
@@ -210,16 +210,21 @@ def test_keys_carry_a_hash_tag_and_expire_when_idle(
         assert 0 < client.pttl(key) <= ttl * 1000 + 1000
 
 
-def test_a_decision_is_one_round_trip(client: redis.Redis, prefix: str) -> None:
-    limiter = RateLimiter(100, HOUR, store=RedisRateLimitStore(client, prefix=prefix))
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_a_decision_is_one_round_trip(
+    counting_client: redis.Redis, prefix: str, strategy: Strategy
+) -> None:
+    store = RedisRateLimitStore(counting_client, prefix=prefix)
+    limiter = RateLimiter.multi(
+        RateLimit(3, HOUR, name="a", strategy=strategy), RateLimit(5, 60, name="b"), store=store
+    )
     limiter.hit("k")  # loads the script if the server lacks it
-    before = client.info("commandstats").get("cmdstat_evalsha", {}).get("calls", 0)
-    for _ in range(10):
+    before = CountingConnection.sent
+    for _ in range(5):
         limiter.hit("k")
-    after = client.info("commandstats")["cmdstat_evalsha"]["calls"]
-    assert after - before >= 10  # other tests on the shared server may add calls
-    stats = client.info("stats")
-    assert stats["total_commands_processed"] > 0
+    limiter.peek("k")
+    limiter.refund("k")
+    assert 7 == CountingConnection.sent - before
 
 
 def test_the_script_is_loaded_again_after_the_server_forgets_it(server: Server) -> None:
@@ -298,3 +303,12 @@ def test_four_processes_hitting_one_key_never_admit_more_than_the_limit(
     for strategy in STRATEGIES:
         counts = [r[strategy] for r in results]  # type: ignore[index]
         assert 50 == sum(counts), (strategy, counts)
+
+
+@pytest.mark.parametrize("strategy", STRATEGIES)
+def test_refunding_every_unit_restores_the_full_quota(
+    make_store: MakeStore, strategy: Strategy
+) -> None:
+    limiter = RateLimiter(3, HOUR, strategy=strategy, store=make_store())
+    limiter.hit("k")
+    assert 3 == limiter.refund("k").remaining

@@ -10,7 +10,7 @@ import redis.asyncio
 
 from commerce_kit.redis import RedisGuard, RedisReplayStore
 from commerce_kit.testing import ManualClock
-from commerce_kit.webhooks import ReplayStore
+from commerce_kit.typing import ReplayStore
 from tests.redis.conftest import Server
 
 pytestmark = pytest.mark.redis

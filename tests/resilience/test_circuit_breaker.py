@@ -20,20 +20,18 @@ import pytest
 from hypothesis import assume, given
 from hypothesis import strategies as st
 
-from commerce_kit import (
+from commerce_kit import CircuitBreaker, CircuitOpenError, CircuitState
+from commerce_kit.resilience import (
     BreakerRecord,
     BreakerSnapshot,
     CallFailed,
     CallRejected,
     CallSucceeded,
-    CircuitBreaker,
-    CircuitOpenError,
-    CircuitState,
     MemoryBreakerStore,
     StateChanged,
 )
-from commerce_kit.resilience import BreakerEvent
 from commerce_kit.testing import ManualClock
+from commerce_kit.typing import BreakerEvent
 
 CLOSED = CircuitState.CLOSED
 OPEN = CircuitState.OPEN

@@ -12,13 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from commerce_kit import (
-    CircuitBreaker,
-    CircuitBreakerRegistry,
-    CircuitOpenError,
-    CircuitState,
-    MemoryBreakerStore,
-)
+from commerce_kit import CircuitBreaker, CircuitBreakerRegistry, CircuitOpenError, CircuitState
+from commerce_kit.resilience import MemoryBreakerStore
 from commerce_kit.testing import ManualClock
 
 

@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 
 from commerce_kit import (
-    HitDenied,
     RateLimit,
     RateLimitDecision,
     RateLimiter,
     RateLimitExceeded,
     RateLimitStrategy,
-    format_retry_after,
 )
+from commerce_kit.http import format_retry_after
+from commerce_kit.resilience import HitDenied
 from commerce_kit.resilience._rate_limit_store import MemoryRateLimitStore, Op
 from commerce_kit.testing import ManualClock
 

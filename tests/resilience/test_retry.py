@@ -18,18 +18,20 @@ import pytest
 from commerce_kit import (
     CircuitBreaker,
     CircuitOpenError,
+    NonIdempotentRetryError,
+    RateLimitExceeded,
+    retry,
+)
+from commerce_kit.payments import PaymentUnavailableError
+from commerce_kit.resilience import (
     GiveUpReason,
     Jitter,
-    NonIdempotentRetryError,
-    PaymentUnavailableError,
-    RateLimitExceeded,
     RetryGaveUp,
     RetryScheduled,
-    retry,
     retry_after_hint,
 )
-from commerce_kit.resilience import RetryEvent
 from commerce_kit.testing import ManualClock
+from commerce_kit.typing import RetryEvent
 
 MODES = ("sync", "async")
 

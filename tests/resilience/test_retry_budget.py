@@ -12,9 +12,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from commerce_kit import GiveUpReason, RetryBudget, RetryGaveUp, retry, retrying
-from commerce_kit.resilience import RetryEvent
+from commerce_kit import RetryBudget, retry, retrying
+from commerce_kit.resilience import GiveUpReason, RetryGaveUp
 from commerce_kit.testing import ManualClock
+from commerce_kit.typing import RetryEvent
 from tests.resilience.test_retry import MODES, Script, run
 
 

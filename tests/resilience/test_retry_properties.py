@@ -19,9 +19,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from commerce_kit import GiveUpReason, RetryGaveUp, RetryScheduled, retry
-from commerce_kit.resilience import RetryEvent
+from commerce_kit import retry
+from commerce_kit.resilience import GiveUpReason, RetryGaveUp, RetryScheduled
 from commerce_kit.testing import ManualClock
+from commerce_kit.typing import RetryEvent
 from tests.resilience.test_retry import MODES
 
 

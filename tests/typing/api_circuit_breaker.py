@@ -7,22 +7,18 @@ from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
-from commerce_kit import (
+from commerce_kit import CircuitBreaker, CircuitBreakerRegistry, CircuitOpenError, CircuitState
+from commerce_kit.resilience import (
     BreakerRecord,
     BreakerSnapshot,
-    BreakerStore,
     CallFailed,
     CallRejected,
     CallSucceeded,
-    CircuitBreaker,
-    CircuitBreakerRegistry,
-    CircuitOpenError,
-    CircuitState,
     MemoryBreakerStore,
     StateChanged,
 )
-from commerce_kit.resilience import BreakerCell, BreakerEvent, ExceptionMatcher
 from commerce_kit.testing import ManualClock
+from commerce_kit.typing import BreakerCell, BreakerEvent, BreakerStore, ExceptionMatcher
 
 
 class DeclinedError(Exception):

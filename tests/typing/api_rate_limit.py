@@ -7,14 +7,14 @@ from datetime import timedelta
 from typing import Any
 
 from commerce_kit import (
-    HitDenied,
     RateLimit,
     RateLimitDecision,
     RateLimiter,
     RateLimitExceeded,
     RateLimitStrategy,
-    format_retry_after,
 )
+from commerce_kit.http import format_retry_after
+from commerce_kit.resilience import HitDenied
 from commerce_kit.testing import ManualClock
 from commerce_kit.typing import RateLimitStore
 

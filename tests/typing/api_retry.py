@@ -4,22 +4,19 @@ from __future__ import annotations
 
 from datetime import timedelta
 
-from commerce_kit import (
+from commerce_kit import CircuitOpenError, RetryBudget, retry, retrying
+from commerce_kit.payments import PaymentUnavailableError
+from commerce_kit.resilience import (
     Attempt,
-    CircuitOpenError,
     GiveUpReason,
     Jitter,
-    PaymentUnavailableError,
-    RetryBudget,
     RetryGaveUp,
     RetryLoop,
     RetryScheduled,
-    retry,
     retry_after_hint,
-    retrying,
 )
-from commerce_kit.resilience import RetryEvent, RetryHook, RetryOn
 from commerce_kit.testing import ManualClock
+from commerce_kit.typing import ExceptionMatcher, RetryEvent, RetryHook
 
 clock = ManualClock()
 budget = RetryBudget(ratio=0.1, min_retries_per_second=10, window=timedelta(seconds=10))
@@ -36,7 +33,7 @@ def log_retries(event: RetryEvent) -> None:
 
 
 hook: RetryHook = log_retries
-transient: RetryOn = (PaymentUnavailableError, CircuitOpenError)
+transient: ExceptionMatcher = (PaymentUnavailableError, CircuitOpenError)
 
 
 @retry(on=ConnectionError, attempts=3, wait_initial=0.1, wait_max=2.0, deadline=5.0)

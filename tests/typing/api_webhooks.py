@@ -6,14 +6,12 @@ from datetime import timedelta
 
 from commerce_kit import WebhookVerificationError
 from commerce_kit.testing import ManualClock
+from commerce_kit.typing import ReplayStore, WebhookEvent, WebhookHook
 from commerce_kit.webhooks import (
     FailureReason,
     MemoryReplayStore,
-    ReplayStore,
     StripeWebhook,
     Webhook,
-    WebhookEvent,
-    WebhookHook,
     WebhookRejected,
     WebhookVerified,
     generate_secret,

@@ -15,13 +15,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from commerce_kit import CommerceKitError, WebhookVerificationError
+from commerce_kit.http import user_message_for
 from commerce_kit.testing import ManualClock
+from commerce_kit.typing import WebhookEvent
 from commerce_kit.webhooks import (
     FailureReason,
     MemoryReplayStore,
     StripeWebhook,
     Webhook,
-    WebhookEvent,
     WebhookRejected,
     WebhookVerified,
     generate_secret,
@@ -243,7 +244,7 @@ def test_the_error_is_a_commerce_kit_value_error_with_code_and_user_message() ->
         isinstance(error, CommerceKitError),
         isinstance(error, ValueError),
         error.code,
-        error.user_message,
+        user_message_for(error).message,
     )
 
 

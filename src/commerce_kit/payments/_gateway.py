@@ -40,6 +40,7 @@ from commerce_kit._errors import (
     PaymentUnavailableError,
 )
 from commerce_kit._hooks import emit
+from commerce_kit._types import AsyncSleep, Clock, Sleep
 from commerce_kit.payments._models import (
     PaymentRequest,
     PaymentResult,
@@ -47,14 +48,11 @@ from commerce_kit.payments._models import (
     check_refund,
 )
 from commerce_kit.payments._registry import PaymentMethodInfo, PaymentMethodRegistry, registry
-from commerce_kit.resilience import (
-    CircuitBreaker,
-    CircuitBreakerRegistry,
-    CircuitState,
-    Jitter,
-    retry,
-)
-from commerce_kit.typing import AsyncSleep, Clock, PaymentStrategy, Sleep
+from commerce_kit.payments._strategy import PaymentStrategy
+from commerce_kit.resilience._circuit_breaker import CircuitBreaker
+from commerce_kit.resilience._circuit_breaker_machine import CircuitState
+from commerce_kit.resilience._circuit_breaker_registry import CircuitBreakerRegistry
+from commerce_kit.resilience._retry import Jitter, retry
 
 __all__ = [
     "PaymentAttempted",
@@ -196,7 +194,7 @@ class PaymentGateway:
 
     Every method, built in or plugged in, gets the same treatment: each attempt is bounded by
     ``attempt_timeout`` (and by what remains of ``deadline``); transient failures
-    (:class:`~commerce_kit.PaymentUnavailableError`, :class:`ConnectionError`,
+    (:class:`~commerce_kit.payments.PaymentUnavailableError`, :class:`ConnectionError`,
     :class:`TimeoutError`) are retried up to ``attempts`` times with jittered exponential backoff
     while the deadline allows; and a circuit breaker per method opens after
     ``failure_threshold`` consecutive failed payments within ``window`` seconds, failing fast with
@@ -227,7 +225,7 @@ class PaymentGateway:
             bounds it).
         wait_initial: The backoff before the first retry (default 0.1 s).
         wait_max: The longest backoff (default 1 s).
-        jitter: How backoff waits are randomised (see :class:`~commerce_kit.Jitter`).
+        jitter: How backoff waits are randomised (see :class:`~commerce_kit.resilience.Jitter`).
         failure_threshold: Consecutive failed payments that open a method's breaker (default 3).
         window: Seconds (or a timedelta) within which those failures count (default 60).
         reset_timeout: Seconds (or a timedelta) a breaker stays open before a trial (default 30).
@@ -248,10 +246,8 @@ class PaymentGateway:
 
     Example:
         >>> from decimal import Decimal
-        >>> from commerce_kit.payments import (
-        ...     PaymentGateway, PaymentMethodRegistry, PaymentRequest, SandboxCard,
-        ... )
-        >>> from commerce_kit.testing import ManualClock
+        >>> from commerce_kit.payments import PaymentGateway, PaymentMethodRegistry, PaymentRequest
+        >>> from commerce_kit.testing import ManualClock, SandboxCard
         >>> clock = ManualClock()
         >>> methods = PaymentMethodRegistry(entry_point_group=None)
         >>> card = methods.register(SandboxCard(failure_rate=0.5, seed=3))

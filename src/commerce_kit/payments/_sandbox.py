@@ -24,6 +24,7 @@ from typing import ClassVar, TypeVar
 
 from commerce_kit._duration import to_seconds
 from commerce_kit._errors import PaymentDeclinedError, PaymentError, PaymentUnavailableError
+from commerce_kit._types import AsyncSleep, Sleep
 from commerce_kit.payments._models import (
     PaymentRequest,
     PaymentResult,
@@ -31,7 +32,6 @@ from commerce_kit.payments._models import (
     RefundResult,
     check_amount,
 )
-from commerce_kit.typing import AsyncSleep, Sleep
 
 __all__ = [
     "LedgerEntry",
@@ -105,7 +105,7 @@ class SandboxProvider:
         name: The registry key; defaults to the class's :attr:`default_name`.
         display_name: The checkout label; defaults to the class's :attr:`default_display_name`.
         failure_rate: Probability in [0, 1] that a call fails transiently
-            (:class:`~commerce_kit.PaymentUnavailableError`) before any money moves.
+            (:class:`~commerce_kit.payments.PaymentUnavailableError`) before any money moves.
         seed: Seeds the failure draws, so a run is reproducible.
         latency: How long each call takes, as seconds or a timedelta; waited through ``sleep``
             or ``async_sleep``.

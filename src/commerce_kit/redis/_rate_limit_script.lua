@@ -128,7 +128,9 @@ end
 local function exact_refund(key, limit, window, capacity, ttl, units)
   local size = exact_live(key)
   local give = math.min(units, size)
-  if give > 0 then
+  if give == size and size > 0 then
+    redis.call('DEL', key) -- LTRIM key 0 -1 would keep everything
+  elseif give > 0 then
     redis.call('LTRIM', key, 0, size - give - 1)
   end
   return exact(key, limit, window, capacity, ttl, 0, false)

@@ -25,6 +25,7 @@ from typing import Any, ParamSpec, TypeAlias, TypeVar, cast
 from commerce_kit._duration import to_seconds
 from commerce_kit._errors import CircuitOpenError
 from commerce_kit._hooks import emit
+from commerce_kit._types import Clock
 from commerce_kit.resilience._circuit_breaker_machine import (
     IDLE,
     Admission,
@@ -49,7 +50,6 @@ from commerce_kit.resilience._matchers import (
     is_async_callable,
 )
 from commerce_kit.resilience._waits import wait_until
-from commerce_kit.typing import Clock
 
 __all__ = [
     "BreakerEvent",

@@ -13,7 +13,7 @@ from enum import Enum
 from typing import Final, Literal, NamedTuple
 
 from commerce_kit._duration import to_seconds
-from commerce_kit.resilience._http import rate_limit_headers
+from commerce_kit._http_headers import rate_limit_headers
 
 __all__ = [
     "MAX_LIMIT",

@@ -33,12 +33,12 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Literal
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
     from commerce_kit.resilience._rate_limit_policy import RateLimit, RateLimitDecision
 
-__all__ = ["MemoryRateLimitStore", "Op", "OpAction", "describe_op", "label"]
+__all__ = ["MemoryRateLimitStore", "Op", "OpAction", "RateLimitStore", "describe_op", "label"]
 
 #: A pure per-key operation: ``(state or None, now, cost) -> (new_state, decision)``. Returning
 #: the very same state object means "nothing to write".
@@ -61,6 +61,60 @@ def describe_op(op: Op) -> tuple[OpAction, tuple[RateLimit, ...]] | None:
     if action is None or policies is None:
         return None
     return action, policies
+
+
+class RateLimitStore(Protocol):
+    """Where a :class:`~commerce_kit.RateLimiter` keeps per-key state.
+
+    A store runs one operation per key atomically: it reads the key's state (``None`` when the
+    key is unknown), calls ``op(state, now, cost)``, writes back the new state it returns (unless
+    it is the very same object) and returns the decision. The operations are pure functions the
+    limiter supplies; states are a float, a short tuple of numbers or a sorted list of floats, so
+    a store in another process (a Redis Lua script) can run the same arithmetic. A store may drop
+    a state whose ``reset_after`` has passed.
+
+    A store that runs the decision elsewhere does not call ``op``: it reads ``op.action``
+    (``"hit"``, ``"peek"`` or ``"refund"``) and ``op.policies`` (the limiter's
+    :class:`~commerce_kit.RateLimit` tuple), which every operation the limiter passes carries,
+    and runs the same step there, as :class:`~commerce_kit.redis.RedisRateLimitStore` does.
+
+    The default store keeps state in process memory; see :class:`~commerce_kit.RateLimiter`.
+
+    .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Importable from :mod:`commerce_kit.typing` only. Operations carry ``action`` and
+       ``policies``, so a store can map them onto a script.
+    """
+
+    def update(
+        self,
+        key: str,
+        op: Callable[[Any, float, int], tuple[Any, RateLimitDecision]],
+        now: float,
+        cost: int,
+        /,
+    ) -> RateLimitDecision:
+        """Run ``op`` on ``key``'s state atomically, store the result, return the decision."""
+        ...
+
+    async def aupdate(
+        self,
+        key: str,
+        op: Callable[[Any, float, int], tuple[Any, RateLimitDecision]],
+        now: float,
+        cost: int,
+        /,
+    ) -> RateLimitDecision:
+        """Async face of :meth:`update`."""
+        ...
+
+    def delete(self, key: str, /) -> None:
+        """Forget ``key``."""
+        ...
+
+    async def adelete(self, key: str, /) -> None:
+        """Async face of :meth:`delete`."""
+        ...
 
 
 # ``cost is _ONE`` is the fast path for the common call; any other value, including ``True``, is
@@ -144,7 +198,7 @@ class MemoryRateLimitStore:
 
     def hit_function(
         self,
-        op: Op,
+        op: Callable[[Any, float, int], tuple[Any, RateLimitDecision]],
         apply: Callable[[Any, float, Any], RateLimitDecision],
         *,
         clock: Callable[[], float],

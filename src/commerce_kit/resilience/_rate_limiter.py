@@ -30,7 +30,8 @@ from commerce_kit.resilience._rate_limit_store import MemoryRateLimitStore, Op, 
 from commerce_kit.resilience._rate_limit_strategies import ops_for
 
 if TYPE_CHECKING:
-    from commerce_kit.typing import Clock, RateLimitStore
+    from commerce_kit._types import Clock
+    from commerce_kit.resilience._rate_limit_store import RateLimitStore
 
 __all__ = ["DEFAULT_MAXSIZE", "HitDenied", "RateLimiter"]
 

@@ -31,8 +31,8 @@ from typing import Literal, ParamSpec, TypeAlias, TypeVar, cast
 from commerce_kit._duration import to_seconds
 from commerce_kit._errors import NonIdempotentRetryError
 from commerce_kit._hooks import emit
+from commerce_kit._types import AsyncSleep, Clock, Sleep
 from commerce_kit.resilience._retry_budget import RetryBudget
-from commerce_kit.typing import AsyncSleep, Clock, Sleep
 
 __all__ = [
     "Attempt",

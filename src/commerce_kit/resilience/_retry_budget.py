@@ -16,7 +16,7 @@ import time
 from datetime import timedelta
 
 from commerce_kit._duration import to_seconds
-from commerce_kit.typing import Clock
+from commerce_kit._types import Clock
 
 __all__ = ["RetryBudget"]
 

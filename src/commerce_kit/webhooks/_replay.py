@@ -7,7 +7,7 @@ import time
 from heapq import heapify, heappop, heappush
 from typing import Protocol
 
-from commerce_kit.typing import Clock
+from commerce_kit._types import Clock
 
 
 class ReplayStore(Protocol):

@@ -11,7 +11,7 @@ from datetime import datetime, timedelta
 from hmac import compare_digest
 from typing import Literal
 
-from commerce_kit.typing import Clock
+from commerce_kit._types import Clock
 from commerce_kit.webhooks._ed25519 import (
     PUBLIC_KEY_PREFIX,
     SECRET_KEY_PREFIX,

@@ -8,7 +8,7 @@ from datetime import datetime, timedelta
 from hmac import compare_digest
 from typing import Literal
 
-from commerce_kit.typing import Clock
+from commerce_kit._types import Clock
 from commerce_kit.webhooks._events import FailureReason, WebhookHook
 from commerce_kit.webhooks._hmac import HmacSha256
 from commerce_kit.webhooks._replay import ReplayStore

@@ -9,7 +9,7 @@ from typing import Literal, NoReturn
 
 from commerce_kit._duration import to_seconds
 from commerce_kit._errors import WebhookVerificationError
-from commerce_kit.typing import Clock
+from commerce_kit._types import Clock
 from commerce_kit.webhooks._events import (
     FailureReason,
     WebhookHook,
