@@ -63,3 +63,23 @@ def hit_many(
             admitted[strategy] += bool(limiter.hit(f"shared:{strategy}"))
     client.close()
     return admitted
+
+
+def load_cold_key(gate: multiprocessing.synchronize.Barrier, url: str, prefix: str) -> object:
+    """Miss one cold key through a shared cache; the load counts itself in Redis."""
+    import time  # noqa: PLC0415 - only the children need it
+
+    from commerce_kit.redis import RedisCache  # noqa: PLC0415 - same
+
+    client = redis.Redis.from_url(url)
+
+    def load() -> dict[str, int]:
+        client.incr(prefix + "loads")
+        time.sleep(0.2)  # a slow query: every other process misses while it runs
+        return {"price": 42}
+
+    cache: RedisCache[dict[str, int]] = RedisCache(client, prefix=prefix, ttl=60)
+    gate.wait()
+    value = cache.get_or_load("listing", load)
+    client.close()
+    return value

@@ -9,13 +9,18 @@ Install with ``pip install commerce-kit[redis]``. Importing this package imports
 from __future__ import annotations
 
 from commerce_kit.redis._breaker import RedisBreakerCell, RedisBreakerStore
+from commerce_kit.redis._cache import RedisCache
+from commerce_kit.redis._codec import Codec, JSONCodec
 from commerce_kit.redis._guard import RedisGuard
 from commerce_kit.redis._rate_limit import RedisRateLimitStore
 from commerce_kit.redis._replay import RedisReplayStore
 
 __all__ = [
+    "Codec",
+    "JSONCodec",
     "RedisBreakerCell",
     "RedisBreakerStore",
+    "RedisCache",
     "RedisGuard",
     "RedisRateLimitStore",
     "RedisReplayStore",
