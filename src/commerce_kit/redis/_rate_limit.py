@@ -8,7 +8,7 @@ decision; the limiter's own clock reading is used only by the local fallback.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable
 from importlib import resources
 from typing import Any, Literal
 
@@ -62,7 +62,7 @@ class _Plan:
                 ident += f"/{p.capacity}"
             self.ids.append(ident)
             ttl_ms = math.ceil(p.ttl * 1000) + 1000  # a second spare, for clock granularity
-            self.args += [letter, p.limit, repr(p.window), p.capacity, ttl_ms, ident]
+            self.args.append(f"{letter} {p.limit} {p.window!r} {p.capacity} {ttl_ms} {ident}")
         self.suffix = ":" + self.ids[0]
 
 
@@ -209,10 +209,10 @@ class RedisRateLimitStore:
             raise TypeError("this RedisRateLimitStore has no asyncio client; use the sync methods")
         plan, keys, args = self._call(key, op, cost)
 
-        async def command() -> Sequence[bytes] | Failed:
+        async def command() -> bytes | Failed:
             return await _SCRIPT.arun(client, keys, args)  # type: ignore[no-any-return]
 
-        async def fallback() -> Sequence[bytes] | Failed:
+        async def fallback() -> bytes | Failed:
             return FAILED
 
         reply = await self._guard.arun(command, fallback)
@@ -321,19 +321,23 @@ class RedisRateLimitStore:
 _new: Callable[[type[RateLimitDecision], tuple[Any, ...]], RateLimitDecision] = tuple.__new__
 
 
-def _decide(plan: _Plan, reply: Sequence[bytes]) -> RateLimitDecision:
+def _decide(plan: _Plan, reply: bytes) -> RateLimitDecision:
     policies = plan.policies
+    fields = reply.split()
     if plan.single:
-        fields = (reply[0] == b"1", float(reply[1]), float(reply[2]), float(reply[3]))
-        return _new(RateLimitDecision, (*fields, policies[0], None))
+        allowed, remaining, retry, reset = fields
+        return _new(
+            RateLimitDecision,
+            (allowed == b"1", float(remaining), float(retry), float(reset), policies[0], None),
+        )
     parts = tuple(
         _new(
             RateLimitDecision,
             (
-                reply[i] == b"1",
-                float(reply[i + 1]),
-                float(reply[i + 2]),
-                float(reply[i + 3]),
+                fields[i] == b"1",
+                float(fields[i + 1]),
+                float(fields[i + 2]),
+                float(fields[i + 3]),
                 p,
                 None,
             ),
