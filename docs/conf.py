@@ -63,8 +63,6 @@ nitpick_ignore_regex = [
     (r"py:(class|obj)", r"commerce_kit\.typing\..*"),
     (r"py:(obj|class)", r"commerce_kit(\.\w+)*\._\w+\.(P|T|R|K|V|ModelT|F|E|S)"),
     (r"py:obj", r".*\.(P|T|R|K|V|ModelT)"),
-    # The breaker's older spelling of ExceptionMatcher, until its annotation is renamed.
-    (r"py:class", r"ExceptionFilter"),
 ]
 
 html_theme = "furo"

@@ -48,7 +48,7 @@ from commerce_kit.resilience._circuit_breaker_registry import CircuitBreakerRegi
 
 # isort: split
 # -- retry ---------------------------------------------------------------------------------------
-from commerce_kit.resilience._retry import retry, retrying
+from commerce_kit.resilience._retry import RetryPolicy, retry, retrying
 from commerce_kit.resilience._retry_budget import RetryBudget
 
 __all__ = [
@@ -68,6 +68,7 @@ __all__ = [
     "RateLimiter",
     "RegistryError",
     "RetryBudget",
+    "RetryPolicy",
     "TTLCache",
     "WebhookVerificationError",
     "retry",

@@ -8,7 +8,8 @@ use. The names never change behaviour.
 * Time: :data:`Clock`, :data:`Sleep`, :data:`AsyncSleep`.
 * Resilience: :data:`ExceptionMatcher`, :class:`RateLimitStore`, :class:`BreakerStore`,
   :class:`BreakerCell`, and the hook events :data:`BreakerEvent`, :data:`CacheEvent`,
-  :data:`RetryEvent` with :data:`RetryHook`.
+  :data:`RetryEvent` with :data:`RetryHook`, and :class:`RetryOptions`, the keyword options of
+  :func:`~commerce_kit.retry`.
 * Feeds: :class:`FeedAdapter`, :data:`FeedSource`, :data:`FeedEvent`, :data:`FeedHook`.
 * Validation: :data:`ValidationEvent`.
 * Payments: :class:`PaymentStrategy`, :data:`PaymentEvent`, :data:`PaymentHook`.
@@ -30,7 +31,8 @@ from commerce_kit.resilience._circuit_breaker import BreakerEvent
 from commerce_kit.resilience._circuit_breaker_store import BreakerCell, BreakerStore
 from commerce_kit.resilience._matchers import ExceptionMatcher
 from commerce_kit.resilience._rate_limit_store import RateLimitStore
-from commerce_kit.resilience._retry import RetryEvent, RetryHook
+from commerce_kit.resilience._retry import RetryOptions
+from commerce_kit.resilience._retry_events import RetryEvent, RetryHook
 
 if TYPE_CHECKING:
     from commerce_kit.feeds._adapter import FeedAdapter, FeedSource
@@ -60,6 +62,7 @@ __all__ = [
     "ReplayStore",
     "RetryEvent",
     "RetryHook",
+    "RetryOptions",
     "Sleep",
     "ValidationEvent",
     "WebhookEvent",

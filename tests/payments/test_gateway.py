@@ -45,14 +45,14 @@ class Setup:
 
     def __init__(self, **gateway_options: object) -> None:
         self.clock = ManualClock()
-        self.card = SandboxCard(sleep=self.clock.sleep, async_sleep=self.clock.asleep)
+        self.card = SandboxCard(sleep=self.clock.sleep, asleep=self.clock.asleep)
         self.methods = PaymentMethodRegistry(entry_point_group=None)
         self.methods.register(self.card)
         self.events: list[PaymentEvent] = []
         options: dict[str, object] = {
             "clock": self.clock,
             "sleep": self.clock.sleep,
-            "async_sleep": self.clock.asleep,
+            "asleep": self.clock.asleep,
             "random": random.Random(0).random,
             "hooks": [self.events.append],
             **gateway_options,
@@ -370,7 +370,7 @@ def test_a_hung_provider_answers_within_the_deadline_async() -> None:
 
     async def main() -> tuple[float, BaseException | None]:
         gate = never()
-        card = SandboxCard(latency=1.0, async_sleep=lambda _: gate.wait())  # type: ignore[arg-type,return-value]
+        card = SandboxCard(latency=1.0, asleep=lambda _: gate.wait())  # type: ignore[arg-type,return-value]
         gateway = _real_gateway(card)
         start = time.monotonic()
         try:

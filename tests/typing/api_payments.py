@@ -72,7 +72,7 @@ gateway = PaymentGateway(
     hooks=[on_event],
     clock=clock,
     sleep=clock.sleep,
-    async_sleep=clock.asleep,
+    asleep=clock.asleep,
 )
 request = PaymentRequest(Decimal("19.99"), "EUR", "order-1", metadata={"campaign": "flash"})
 try:

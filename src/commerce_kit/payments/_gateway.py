@@ -52,7 +52,8 @@ from commerce_kit.payments._strategy import PaymentStrategy
 from commerce_kit.resilience._circuit_breaker import CircuitBreaker
 from commerce_kit.resilience._circuit_breaker_machine import CircuitState
 from commerce_kit.resilience._circuit_breaker_registry import CircuitBreakerRegistry
-from commerce_kit.resilience._retry import Jitter, retry
+from commerce_kit.resilience._retry import RetryPolicy
+from commerce_kit.resilience._retry_core import Jitter
 
 __all__ = [
     "PaymentAttempted",
@@ -236,7 +237,7 @@ class PaymentGateway:
         hooks: Callables receiving :data:`PaymentEvent` objects; a hook that raises is logged.
         clock: Monotonic seconds; :class:`~commerce_kit.testing.ManualClock` in tests.
         sleep: Waits between sync attempts.
-        async_sleep: Waits between async attempts.
+        asleep: Waits between async attempts.
         random: Floats in [0, 1) for the backoff jitter; pass a seeded generator's ``random``
             for reproducible waits.
 
@@ -257,6 +258,8 @@ class PaymentGateway:
         (Decimal('19.99'), 1)
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``async_sleep=`` is renamed ``asleep=``, the name every component uses.
     """
 
     def __init__(
@@ -277,7 +280,7 @@ class PaymentGateway:
         hooks: Iterable[PaymentHook] = (),
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
-        async_sleep: AsyncSleep = asyncio.sleep,
+        asleep: AsyncSleep = asyncio.sleep,
         random: Callable[[], float] = _random.random,
     ) -> None:
         if max_workers < 1:
@@ -309,7 +312,7 @@ class PaymentGateway:
         self._pool_lock = threading.Lock()
         # One policy for both faces: the same decorator wraps the sync and the async attempt.
         # idempotent=False makes the retry refuse to repeat a call that carries no key.
-        retrying = retry(
+        policy = RetryPolicy(
             on=_TRANSIENT,
             attempts=attempts,
             deadline=self._deadline,
@@ -318,14 +321,13 @@ class PaymentGateway:
             jitter=jitter,
             idempotent=False,
             idempotency_key=_key_of,
-            name="commerce_kit.payments",
             clock=clock,
             sleep=sleep,
-            asleep=async_sleep,
+            asleep=asleep,
             random=random,
         )
-        self._retried_sync = retrying(self._attempt_sync)
-        self._retried_async = retrying(self._attempt_async)
+        self._retried_sync = policy.decorate(self._attempt_sync, name="commerce_kit.payments")
+        self._retried_async = policy.decorate(self._attempt_async, name="commerce_kit.payments")
 
     def __repr__(self) -> str:
         return (

@@ -35,13 +35,11 @@ from commerce_kit.resilience._circuit_breaker_store import MemoryBreakerCell, Me
 # -- retry ---------------------------------------------------------------------------------------
 from commerce_kit.resilience._retry import (
     Attempt,
-    GiveUpReason,
-    Jitter,
-    RetryGaveUp,
     RetryLoop,
-    RetryScheduled,
     retry_after_hint,
 )
+from commerce_kit.resilience._retry_core import Jitter
+from commerce_kit.resilience._retry_events import GiveUpReason, RetryGaveUp, RetryScheduled
 
 __all__ = [
     "Attempt",

@@ -263,7 +263,7 @@ class CircuitBreaker:
         half_open_max_calls: Trial calls allowed at once while half-open.
         success_threshold: Successful trials that close the circuit.
         failure_on: Which exceptions count as failures: an
-            :data:`~commerce_kit.resilience.ExceptionMatcher` (an :class:`Exception` subclass, a
+            :data:`~commerce_kit.typing.ExceptionMatcher` (an :class:`Exception` subclass, a
             tuple of them, or a predicate on the exception).
         exclude: Exception types that never count, even if ``failure_on`` matches.
         hooks: Callables receiving :data:`~commerce_kit.resilience.BreakerEvent` objects. A hook
@@ -299,7 +299,7 @@ class CircuitBreaker:
 
     .. versionchanged:: 0.2.0
        ``call_async`` is now :meth:`acall`; ``failure_on`` takes an
-       :data:`~commerce_kit.resilience.ExceptionMatcher` (which replaces ``ExceptionFilter``) and is
+       :data:`~commerce_kit.typing.ExceptionMatcher` (which replaces ``ExceptionFilter``) and is
        validated as ``retry(on=...)`` is; a decorated object whose ``__call__`` is async is
        wrapped as async.
     """
