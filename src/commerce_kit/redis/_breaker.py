@@ -115,7 +115,7 @@ class RedisBreakerCell:
 
     @property
     def record(self) -> BreakerRecord:
-        """The current record: the local view, read again from Redis once it is ``refresh`` old."""
+        """The current record, from the local view; read again from Redis once ``refresh`` old."""
         if self._clock() < self._fresh_until:
             return self._record
         return self._reload()

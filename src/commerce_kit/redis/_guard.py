@@ -32,7 +32,7 @@ P = ParamSpec("P")
 
 
 class Failed(enum.Enum):
-    """The type of :data:`FAILED`."""
+    """The type of ``FAILED``."""
 
     FAILED = "failed"
 
@@ -139,7 +139,7 @@ class RedisGuard:
         return result
 
     def attempt(self, command: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> T | Failed:
-        """Return ``command(*args, **kwargs)``, or :data:`FAILED` when Redis failed or is skipped.
+        """Return ``command(*args, **kwargs)``, or ``FAILED`` when Redis failed or is skipped.
 
         The form of :meth:`run` for hot paths: no closures to build per call.
 
@@ -149,7 +149,7 @@ class RedisGuard:
             **kwargs: Keyword arguments for ``command``.
 
         Returns:
-            What ``command`` returned, or :data:`FAILED`.
+            What ``command`` returned, or ``FAILED``.
         """
         try:
             result = self._call(command, *args, **kwargs)

@@ -36,8 +36,6 @@ _LETTERS = {
     RateLimitStrategy.GCRA: "g",
 }
 
-RateLimitFallback = Literal["local", "open", "closed"]
-
 _FALLBACKS: dict[str, str] = {
     "local": "limits each process on its own",
     "open": "admits every hit (fail open)",
@@ -131,7 +129,7 @@ class RedisRateLimitStore:
         *,
         aclient: redis.asyncio.Redis | None = None,
         prefix: str = "commerce_kit:",
-        on_failure: RateLimitFallback = "local",
+        on_failure: Literal["local", "open", "closed"] = "local",
         guard: RedisGuard | None = None,
         maxsize: int = 100_000,
     ) -> None:

@@ -26,8 +26,6 @@ return 1
 """
 )
 
-ReplayFallback = Literal["local", "refuse"]
-
 
 class RedisReplayStore:
     """A :class:`~commerce_kit.webhooks.ReplayStore` shared by every process using one Redis.
@@ -76,7 +74,7 @@ class RedisReplayStore:
         *,
         aclient: redis.asyncio.Redis | None = None,
         prefix: str = "commerce_kit:",
-        on_failure: ReplayFallback = "local",
+        on_failure: Literal["local", "refuse"] = "local",
         guard: RedisGuard | None = None,
         clock: Clock = time.time,
     ) -> None:
