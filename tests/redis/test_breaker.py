@@ -10,8 +10,9 @@ from hypothesis import strategies as st
 from commerce_kit import CircuitBreaker, CircuitOpenError, CircuitState
 from commerce_kit.redis import RedisBreakerStore, RedisGuard
 from commerce_kit.redis._breaker import decode, encode
-from commerce_kit.resilience import BreakerRecord
+from commerce_kit.resilience import BreakerRecord, MemoryBreakerStore
 from commerce_kit.testing import ManualClock
+from commerce_kit.typing import BreakerStore
 from tests.redis.conftest import CountingConnection, Server
 
 T0 = 1_800_000_000.0
@@ -149,3 +150,81 @@ def test_when_redis_is_down_the_breaker_keeps_a_local_state(
             breaker.call(lambda: 1)
     assert 1 == len(caplog.records)
     assert "circuit breakers keep a local state per process" in caplog.records[0].getMessage()
+
+
+# -- one behaviour suite, both backends --------------------------------------------------------
+
+
+@pytest.fixture(params=["memory", "redis"])
+def any_store(request: pytest.FixtureRequest) -> BreakerStore:
+    if request.param == "memory":
+        return MemoryBreakerStore()
+    client = request.getfixturevalue("client")
+    clock = request.getfixturevalue("view_clock")
+    return RedisBreakerStore(client, prefix=request.getfixturevalue("prefix"), clock=clock)
+
+
+@pytest.fixture
+def view_clock() -> ManualClock:
+    return ManualClock()
+
+
+def _on(store: BreakerStore, clock: ManualClock) -> CircuitBreaker:
+    return CircuitBreaker("dep", failure_threshold=2, reset_timeout=10, clock=clock, store=store)
+
+
+def test_every_backend_opens_after_the_threshold(any_store: BreakerStore) -> None:
+    clock = ManualClock(T0)
+    breaker = _on(any_store, clock)
+    for _ in range(2):
+        with pytest.raises(ConnectionError):
+            breaker.call(_fail)
+    with pytest.raises(CircuitOpenError):
+        breaker.call(lambda: 1)
+
+
+def test_every_backend_closes_after_a_good_trial(any_store: BreakerStore) -> None:
+    clock = ManualClock(T0)
+    breaker = _on(any_store, clock)
+    for _ in range(2):
+        with pytest.raises(ConnectionError):
+            breaker.call(_fail)
+    clock.advance(10)
+    assert 1 == breaker.call(lambda: 1)
+    assert CircuitState.CLOSED == breaker.state
+
+
+def test_every_backend_reopens_after_a_failed_trial(any_store: BreakerStore) -> None:
+    clock = ManualClock(T0)
+    breaker = _on(any_store, clock)
+    for _ in range(2):
+        with pytest.raises(ConnectionError):
+            breaker.call(_fail)
+    clock.advance(10)
+    with pytest.raises(ConnectionError):
+        breaker.call(_fail)
+    with pytest.raises(CircuitOpenError) as caught:
+        breaker.call(lambda: 1)
+    assert 10.0 == caught.value.retry_after
+
+
+def test_every_backend_shares_state_between_breakers_of_one_name(
+    any_store: BreakerStore, view_clock: ManualClock
+) -> None:
+    clock = ManualClock(T0)
+    one, two = _on(any_store, clock), _on(any_store, clock)
+    for _ in range(2):
+        with pytest.raises(ConnectionError):
+            one.call(_fail)
+    assert CircuitState.OPEN == two.state
+
+
+def test_every_backend_lets_a_success_clear_consecutive_failures(any_store: BreakerStore) -> None:
+    clock = ManualClock(T0)
+    breaker = _on(any_store, clock)
+    with pytest.raises(ConnectionError):
+        breaker.call(_fail)
+    breaker.call(lambda: 1)
+    with pytest.raises(ConnectionError):
+        breaker.call(_fail)
+    assert CircuitState.CLOSED == breaker.state

@@ -11,6 +11,7 @@ import redis.asyncio
 from commerce_kit.redis import RedisGuard, RedisReplayStore
 from commerce_kit.testing import ManualClock
 from commerce_kit.typing import ReplayStore
+from commerce_kit.webhooks import MemoryReplayStore
 from tests.redis.conftest import Server
 
 pytestmark = pytest.mark.redis
@@ -149,3 +150,31 @@ def test_the_asyncio_face_falls_back_too(server: Server) -> None:
             await aclient.aclose()
 
     assert [False, True] == asyncio.run(main())
+
+
+# -- one behaviour suite, both backends --------------------------------------------------------
+
+
+@pytest.fixture(params=["memory", "redis"])
+def any_store(request: pytest.FixtureRequest) -> ReplayStore:
+    if request.param == "memory":
+        return MemoryReplayStore(clock=ManualClock(NOW))
+    client = request.getfixturevalue("client")
+    return RedisReplayStore(client, prefix=request.getfixturevalue("prefix"))
+
+
+def test_every_backend_accepts_a_delivery_once(any_store: ReplayStore) -> None:
+    assert [False, True] == [any_store.seen_or_add("m", NOW + 60) for _ in range(2)]
+
+
+def test_every_backend_keeps_deliveries_apart(any_store: ReplayStore) -> None:
+    assert [False, False] == [any_store.seen_or_add(k, NOW + 60) for k in ("a", "b")]
+
+
+def test_every_backend_refuses_a_replay_with_a_later_expiry(any_store: ReplayStore) -> None:
+    any_store.seen_or_add("m", NOW + 60)
+    assert any_store.seen_or_add("m", NOW + 600) is True
+
+
+def test_every_backend_forgets_nothing_already_expired(any_store: ReplayStore) -> None:
+    assert any_store.seen_or_add("old", NOW - 1) is False
