@@ -300,7 +300,7 @@ def test_version_comes_from_metadata_lazily() -> None:
 
 def test_unknown_attribute_raises_attribute_error() -> None:
     with pytest.raises(AttributeError, match="does_not_exist"):
-        _ = commerce_kit.does_not_exist
+        _ = commerce_kit.does_not_exist  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("module_name", ["commerce_kit.testing", "commerce_kit.typing"])
