@@ -312,3 +312,18 @@ def test_refunding_every_unit_restores_the_full_quota(
     limiter = RateLimiter(3, HOUR, strategy=strategy, store=make_store())
     limiter.hit("k")
     assert 3 == limiter.refund("k").remaining
+
+
+def test_fail_local_keeps_the_states_of_limiters_with_other_policies_apart(
+    server: Server,
+) -> None:
+    guard = RedisGuard(failure_threshold=1, clock=ManualClock())
+    store = RedisRateLimitStore(server.client(), guard=guard)
+    exact = RateLimiter(1, HOUR, store=store)
+    counter = RateLimiter(2, HOUR, strategy="sliding_counter", store=store)
+    server.stop()
+    assert [True, False] == [exact.hit("k").allowed for _ in range(2)]
+    assert [True, True, False] == [counter.hit("k").allowed for _ in range(3)]
+    exact.reset("k")  # forgets the key's local states, under every policy, as in Redis
+    assert exact.hit("k").allowed
+    assert counter.hit("k").allowed

@@ -97,7 +97,7 @@ _FALLBACKS: dict[str, str] = {
 class _Plan:
     """What the script needs to know about one limiter's policies, computed once."""
 
-    __slots__ = ("args", "ids", "policies", "script", "single", "suffix")
+    __slots__ = ("args", "ids", "local_prefix", "policies", "script", "single", "suffix")
 
     def __init__(self, policies: tuple[RateLimit, ...]) -> None:
         self.policies = policies
@@ -113,6 +113,7 @@ class _Plan:
             ttl_ms = math.ceil(p.ttl * 1000) + 1000  # a second spare, for clock granularity
             self.args.append(f"{letter} {p.limit} {p.window!r} {p.capacity} {ttl_ms} {ident}")
         self.suffix = ":" + self.ids[0]
+        self.local_prefix = "|".join(self.ids) + "\x1f"
         self.script = _GENERIC
         if self.single:
             p = policies[0]
@@ -278,19 +279,25 @@ class RedisRateLimitStore:
     def delete(self, key: str, /) -> None:
         """Forget ``key`` under every policy it has a state for.
 
+        While Redis is down (see :class:`RedisGuard`) only the local fallback's state is
+        forgotten: the shared one stays until it expires.
+
         Args:
             key: The key.
 
         Raises:
             TypeError: The store has no sync client.
-            redis.RedisError: Redis failed: unlike a decision, an explicit reset reports it.
         """
-        if self._client is None:
+        client = self._client
+        if client is None:
             raise TypeError("this RedisRateLimitStore has no sync client")
-        if self._local is not None:
-            self._local.delete(key)
-        listed = self._client.smembers(self._prefix + key + "}")
-        self._client.delete(*self._keys(key, listed))
+        self._forget_locally(key)
+        index = self._prefix + key + "}"
+
+        def command() -> None:
+            client.delete(*self._keys(key, client.smembers(index)))
+
+        self._guard.run(command, lambda: None)
 
     async def adelete(self, key: str, /) -> None:
         """Async face of :meth:`delete`.
@@ -300,16 +307,28 @@ class RedisRateLimitStore:
 
         Raises:
             TypeError: The store has no asyncio client.
-            redis.RedisError: Redis failed.
         """
-        if self._aclient is None:
+        client = self._aclient
+        if client is None:
             raise TypeError("this RedisRateLimitStore has no asyncio client")
-        if self._local is not None:
-            self._local.delete(key)
-        listed = await self._aclient.smembers(self._prefix + key + "}")
-        await self._aclient.delete(*self._keys(key, listed))
+        self._forget_locally(key)
+        index = self._prefix + key + "}"
+
+        async def command() -> None:
+            await client.delete(*self._keys(key, await client.smembers(index)))
+
+        async def nothing() -> None:
+            return None
+
+        await self._guard.arun(command, nothing)
 
     # -- helpers ---------------------------------------------------------------------------------
+
+    def _forget_locally(self, key: str) -> None:
+        local = self._local
+        if local is not None:
+            for plan in self._plans.values():
+                local.delete(plan.local_prefix + key)
 
     def _keys(self, key: str, listed: set[bytes | str]) -> list[str]:
         head = self._prefix + key + "}"
@@ -353,9 +372,11 @@ class RedisRateLimitStore:
         if failure == "local":
             local = self._local
             if local is None:
-                ttl = max(p.ttl for p in plan.policies)
+                # Long enough for every policy seen so far; a longer ttl only keeps states longer.
+                ttl = max(p.ttl for known in self._plans.values() for p in known.policies)
                 local = self._local = MemoryRateLimitStore(ttl=ttl, maxsize=self._maxsize)
-            return local.update(key, op, now, cost)
+            # Limiters with other policies keep other states for the same key: keep them apart.
+            return local.update(plan.local_prefix + key, op, now, cost)
         policy = plan.policies[0]
         if failure == "open":
             return RateLimitDecision(

@@ -152,18 +152,18 @@ class RedisReplayStore:
         return await self._guard.arun(command, fallback)
 
     def forget(self, key: str) -> None:
-        """Forget ``key`` in Redis (a no-op when it is unknown).
+        """Forget ``key`` in Redis (a no-op when it is unknown, or while Redis is down).
 
         Args:
             key: What identifies the delivery.
 
         Raises:
             TypeError: The store has no sync client.
-            redis.RedisError: Redis failed: unlike the checks, an explicit deletion reports it.
         """
-        if self._client is None:
+        client = self._client
+        if client is None:
             raise TypeError("this RedisReplayStore has no sync client")
-        self._client.delete(self._prefix + key)
+        self._guard.run(lambda: client.delete(self._prefix + key), lambda: 0)
 
     def _fallback(self, key: str, expires_at: float) -> bool:
         if self._refuse:
