@@ -8,6 +8,7 @@ decision; the limiter's own clock reading is used only by the local fallback.
 from __future__ import annotations
 
 import math
+import struct
 from collections.abc import Callable
 from importlib import resources
 from typing import Any, Literal
@@ -69,14 +70,14 @@ elseif action == 'peek' then
   part = {step}(key, {constants}, 0, false)
 else
   part = {step}(key, {constants}, cost, true)
-  if cost > 0 and part[1] == '1' then
+  if cost > 0 and part[1] then
     if part[5] then
       redis.call('SADD', KEYS[2], '{ident}')
     end
     redis.call('PEXPIRE', KEYS[2], {ttl_ms})
   end
 end
-return part[1] .. ' ' .. part[2] .. ' ' .. part[3] .. ' ' .. part[4]
+return pack('<Bddd', part[1] and 1 or 0, part[2], part[3], part[4])
 """
     return Script(_PRELUDE + _STRATEGY_CODE[letter] + main)
 
@@ -392,6 +393,9 @@ class RedisRateLimitStore:
         )
 
 
+#: One policy's part of the script's reply: allowed, remaining, retry_after, reset_after.
+_FIELDS = struct.Struct("<Bddd")
+_unpack = _FIELDS.unpack
 #: Builds a decision with ``tuple``'s C constructor, skipping the NamedTuple's Python ``__new__``,
 #: as the in-memory strategies do; it saves about a microsecond of the Python work per decision.
 _new: Callable[[type[RateLimitDecision], tuple[Any, ...]], RateLimitDecision] = tuple.__new__
@@ -399,26 +403,12 @@ _new: Callable[[type[RateLimitDecision], tuple[Any, ...]], RateLimitDecision] = 
 
 def _decide(plan: _Plan, reply: bytes) -> RateLimitDecision:
     policies = plan.policies
-    fields = reply.split()
     if plan.single:
-        allowed, remaining, retry, reset = fields
-        return _new(
-            RateLimitDecision,
-            (allowed == b"1", float(remaining), float(retry), float(reset), policies[0], None),
-        )
+        allowed, remaining, retry, reset = _unpack(reply)
+        return _new(RateLimitDecision, (allowed == 1, remaining, retry, reset, policies[0], None))
     parts = tuple(
-        _new(
-            RateLimitDecision,
-            (
-                fields[i] == b"1",
-                float(fields[i + 1]),
-                float(fields[i + 2]),
-                float(fields[i + 3]),
-                p,
-                None,
-            ),
-        )
-        for i, p in zip(range(0, 4 * len(policies), 4), policies, strict=True)
+        _new(RateLimitDecision, (fields[0] == 1, fields[1], fields[2], fields[3], p, None))
+        for fields, p in zip(_FIELDS.iter_unpack(reply), policies, strict=True)
     )
     refused = [d for d in parts if not d[0]]
     if refused:
