@@ -84,6 +84,7 @@ EXPECTED: dict[str, set[str]] = {
         "ExceptionMatcher",
         "FeedAdapter",
         "FeedEvent",
+        "FeedFile",
         "FeedHook",
         "FeedSource",
         "PaymentEvent",

@@ -10,7 +10,8 @@ use. The names never change behaviour.
   :class:`BreakerCell`, and the hook events :data:`BreakerEvent`, :data:`CacheEvent`,
   :data:`RetryEvent` with :data:`RetryHook`, and :class:`RetryOptions`, the keyword options of
   :func:`~commerce_kit.retry`.
-* Feeds: :class:`FeedAdapter`, :data:`FeedSource`, :data:`FeedEvent`, :data:`FeedHook`.
+* Feeds: :class:`FeedAdapter`, :data:`FeedSource` with :class:`FeedFile`, :data:`FeedEvent`,
+  :data:`FeedHook`.
 * Validation: :data:`ValidationEvent`.
 * Payments: :class:`PaymentStrategy`, :data:`PaymentEvent`, :data:`PaymentHook`.
 * Webhooks: :class:`ReplayStore`, :data:`WebhookEvent`, :data:`WebhookHook`.
@@ -35,7 +36,7 @@ from commerce_kit.resilience._retry import RetryOptions
 from commerce_kit.resilience._retry_events import RetryEvent, RetryHook
 
 if TYPE_CHECKING:
-    from commerce_kit.feeds._adapter import FeedAdapter, FeedSource
+    from commerce_kit.feeds._adapter import FeedAdapter, FeedFile, FeedSource
     from commerce_kit.feeds._parse import FeedEvent, FeedHook
     from commerce_kit.payments._gateway import PaymentEvent, PaymentHook
     from commerce_kit.payments._strategy import PaymentStrategy
@@ -53,6 +54,7 @@ __all__ = [
     "ExceptionMatcher",
     "FeedAdapter",
     "FeedEvent",
+    "FeedFile",
     "FeedHook",
     "FeedSource",
     "PaymentEvent",
@@ -74,6 +76,7 @@ _LAZY = {
     "FeedAdapter": "commerce_kit.feeds._adapter",
     "FeedEvent": "commerce_kit.feeds._parse",
     "FeedHook": "commerce_kit.feeds._parse",
+    "FeedFile": "commerce_kit.feeds._adapter",
     "FeedSource": "commerce_kit.feeds._adapter",
     "PaymentEvent": "commerce_kit.payments._gateway",
     "PaymentHook": "commerce_kit.payments._gateway",
