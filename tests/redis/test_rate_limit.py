@@ -327,3 +327,16 @@ def test_fail_local_keeps_the_states_of_limiters_with_other_policies_apart(
     exact.reset("k")  # forgets the key's local states, under every policy, as in Redis
     assert exact.hit("k").allowed
     assert counter.hit("k").allowed
+
+
+def test_limiters_with_other_names_keep_their_budgets_apart(
+    client: redis.Redis, prefix: str
+) -> None:
+    store = RedisRateLimitStore(client, prefix=prefix)
+    login = RateLimiter(1, HOUR, name="it's \\ login", store=store)
+    search = RateLimiter(1, HOUR, name="search", store=store)
+    both = RateLimiter.multi(RateLimit(1, HOUR, name="a b"), RateLimit(2, HOUR), store=store)
+    assert [True, True, True] == [limiter.hit("k").allowed for limiter in (login, search, both)]
+    assert [False, False, False] == [limiter.hit("k").allowed for limiter in (login, search, both)]
+    login.reset("k")  # a reset forgets the key for every limiter on the store, as in memory
+    assert [True, True] == [login.hit("k").allowed, search.hit("k").allowed]

@@ -107,9 +107,12 @@ class _Plan:
         self.args: list[Any] = []
         for p in policies:
             letter = _LETTERS[p.strategy]
+            # The name too: two limiters with equal numbers but other names (login, search)
+            # must not share a key's budget.
             ident = f"{letter}{p.limit}/{p.window!r}"
             if p.strategy is RateLimitStrategy.GCRA:
                 ident += f"/{p.capacity}"
+            ident += f"/{p.name}"
             self.ids.append(ident)
             ttl_ms = math.ceil(p.ttl * 1000) + 1000  # a second spare, for clock granularity
             self.args.append(f"{letter} {p.limit} {p.window!r} {p.capacity} {ttl_ms} {ident}")
@@ -119,7 +122,8 @@ class _Plan:
         if self.single:
             p = policies[0]
             constants = f"{p.limit}, {p.window!r}, {p.capacity}, {ttl_ms}"
-            self.script = _single_policy_script(letter, constants, ttl_ms, ident)
+            literal = ident.replace("\\", "\\\\").replace("'", "\\'")  # a Lua string body
+            self.script = _single_policy_script(letter, constants, ttl_ms, literal)
             self.args = []
 
 
@@ -130,6 +134,10 @@ class RedisRateLimitStore:
     hit, peek or refund is one ``EVALSHA`` of a script that decides for every policy at once,
     atomically, on the Redis server's clock. The limits hold across processes exactly as they
     hold within one: 4 processes hitting one key never admit more than the limit in total.
+
+    Limiters on one store share a key's budget when their policies are equal (name, strategy,
+    limit, window, burst), and only then; ``reset()`` forgets the key for all of them, as with
+    one in-memory store.
 
     Keys are ``{prefix}rl:{<key>}:<policy>``, plus ``{prefix}rl:{<key>}`` listing the policies a
     key has states under (so that a reset finds them): the braces are a Redis Cluster hash tag,

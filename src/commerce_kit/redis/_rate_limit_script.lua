@@ -4,8 +4,8 @@
 -- which lets a reset find them. ARGV[1]: 'hit', 'peek' or 'refund'; ARGV[2]: the cost; then one
 -- string per policy, six fields apart by spaces: strategy ('e' exact, 'c' sliding counter, 'g'
 -- GCRA), limit, window (seconds), capacity (burst), the expiry of a written state in
--- milliseconds, and the policy id. (One argument per policy, one string back: fewer arguments
--- to pack and replies to parse make a measurable share of a round trip.)
+-- milliseconds, and the policy id (last: it may hold spaces). One argument per policy and one
+-- string back: fewer arguments to pack and replies to parse.
 -- Reply: one string, 25 bytes per policy: allowed (one byte, 1 or 0), then remaining,
 -- retry_after and reset_after as little-endian doubles (struct '<Bddd').
 --
@@ -305,7 +305,7 @@ local index_ttl = 0
 local policies = {}
 for i = 1, #KEYS - 1 do
   local letter, limit, window, capacity, ttl, id =
-    string.match(ARGV[2 + i], '^(%S+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
+    string.match(ARGV[2 + i], '^(%S+) (%S+) (%S+) (%S+) (%S+) (.+)$')
   policies[i] =
     { KEYS[i], letter, tonumber(limit), tonumber(window), tonumber(capacity), tonumber(ttl), id }
   if policies[i][6] > index_ttl then
