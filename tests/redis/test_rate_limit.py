@@ -201,13 +201,12 @@ def test_keys_carry_a_hash_tag_and_expire_when_idle(
         store=RedisRateLimitStore(client, prefix=prefix),
     )
     limiter.hit("user:42")
-    keys = sorted(os.fsdecode(k) for k in client.keys(prefix + "*"))
-    assert 2 == len(keys)
-    assert f"{prefix}rl:{{user:42}}" == keys[0]  # the index of the key's policies
-    assert keys[1].startswith(f"{prefix}rl:{{user:42}}:")
+    registry, state = sorted(os.fsdecode(k) for k in client.keys(prefix + "*"))
+    assert f"{prefix}rl-policies" == registry
+    assert state.startswith(f"{prefix}rl:{{user:42}}:")
     ttl = limiter.policies[0].ttl
-    for key in keys:
-        assert 0 < client.pttl(key) <= ttl * 1000 + 1000
+    assert 0 < client.pttl(state) <= ttl * 1000 + 1000
+    assert -1 == client.pttl(f"{prefix}rl-policies")  # one entry per policy, kept
 
 
 @pytest.mark.parametrize("strategy", STRATEGIES)

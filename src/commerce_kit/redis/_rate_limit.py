@@ -51,7 +51,7 @@ _FUNCTIONS = {
 }
 
 
-def _single_policy_script(letter: str, constants: str, ttl_ms: int, ident: str) -> Script:
+def _single_policy_script(letter: str, constants: str) -> Script:
     """Return the script for a limiter with one policy: its strategy's code and constants only.
 
     The generic script parses each policy's description and builds the code of all three
@@ -70,12 +70,6 @@ elseif action == 'peek' then
   part = {step}(key, {constants}, 0, false)
 else
   part = {step}(key, {constants}, cost, true)
-  if cost > 0 and part[1] then
-    if part[5] then
-      redis.call('SADD', KEYS[2], '{ident}')
-    end
-    redis.call('PEXPIRE', KEYS[2], {ttl_ms})
-  end
 end
 return pack('<Bddd', part[1] and 1 or 0, part[2], part[3], part[4])
 """
@@ -98,11 +92,22 @@ _FALLBACKS: dict[str, str] = {
 class _Plan:
     """What the script needs to know about one limiter's policies, computed once."""
 
-    __slots__ = ("args", "ids", "local_prefix", "policies", "script", "single", "suffix")
+    __slots__ = (
+        "args",
+        "ids",
+        "local_prefix",
+        "policies",
+        "registered",
+        "script",
+        "single",
+        "suffix",
+    )
 
     def __init__(self, policies: tuple[RateLimit, ...]) -> None:
         self.policies = policies
         self.single = len(policies) == 1
+        #: Whether the store's registry of policy ids (which reset() reads) lists these yet.
+        self.registered = False
         self.ids: list[str] = []
         self.args: list[Any] = []
         for p in policies:
@@ -115,15 +120,14 @@ class _Plan:
             ident += f"/{p.name}"
             self.ids.append(ident)
             ttl_ms = math.ceil(p.ttl * 1000) + 1000  # a second spare, for clock granularity
-            self.args.append(f"{letter} {p.limit} {p.window!r} {p.capacity} {ttl_ms} {ident}")
+            self.args.append(f"{letter} {p.limit} {p.window!r} {p.capacity} {ttl_ms}")
         self.suffix = ":" + self.ids[0]
         self.local_prefix = "|".join(self.ids) + "\x1f"
         self.script = _GENERIC
         if self.single:
             p = policies[0]
             constants = f"{p.limit}, {p.window!r}, {p.capacity}, {ttl_ms}"
-            literal = ident.replace("\\", "\\\\").replace("'", "\\'")  # a Lua string body
-            self.script = _single_policy_script(letter, constants, ttl_ms, literal)
+            self.script = _single_policy_script(letter, constants)
             self.args = []
 
 
@@ -139,11 +143,12 @@ class RedisRateLimitStore:
     limit, window, burst), and only then; ``reset()`` forgets the key for all of them, as with
     one in-memory store.
 
-    Keys are ``{prefix}rl:{<key>}:<policy>``, plus ``{prefix}rl:{<key>}`` listing the policies a
-    key has states under (so that a reset finds them): the braces are a Redis Cluster hash tag,
-    so the states of every policy of one key live on one shard and one script can update them
-    all. Each state expires once it no longer matters (a window after its last change, two for
-    the sliding counter), so idle keys vanish on their own.
+    Keys are ``{prefix}rl:{<key>}:<policy>``: the braces are a Redis Cluster hash tag, so the
+    states of every policy of one key live on one shard and one script can update them all. Each
+    state expires once it no longer matters (a window after its last change, two for the sliding
+    counter), so idle keys vanish on their own. ``{prefix}rl-policies`` lists the policies the
+    fleet has used (one entry per policy, written once per process), so that a reset finds a
+    key's states from any process.
 
     When Redis fails (see :class:`RedisGuard`), ``on_failure`` decides: ``"local"`` (the
     default) runs the same policies in this process's memory, so each process enforces the limit
@@ -188,6 +193,7 @@ class RedisRateLimitStore:
         "_maxsize",
         "_plans",
         "_prefix",
+        "_registry",
     )
 
     def __init__(
@@ -207,6 +213,7 @@ class RedisRateLimitStore:
         self._client = client
         self._aclient = aclient
         self._prefix = check_prefix(prefix) + "rl:{"
+        self._registry = prefix + "rl-policies"
         self._failure = on_failure
         self._guard = RedisGuard("redis") if guard is None else guard
         self._guard.describe("rate limiter", _FALLBACKS[on_failure])
@@ -215,8 +222,8 @@ class RedisRateLimitStore:
         self._maxsize = maxsize
         self._local: MemoryRateLimitStore | None = None
         self._plans: dict[tuple[RateLimit, ...], _Plan] = {}
-        # Every policy this store has decided for: delete() removes these states too, in case
-        # the key's index of policies has expired before them.
+        # Every policy this store has decided for: delete() removes these states too, with
+        # those the registry lists (other processes' policies).
         self._ids: dict[str, None] = {}
 
     def __repr__(self) -> str:
@@ -249,6 +256,8 @@ class RedisRateLimitStore:
         if client is None:
             raise TypeError("this RedisRateLimitStore has no sync client; use the a-methods")
         plan, keys, args = self._call(key, op, cost)
+        if not plan.registered:
+            plan.registered = self._attempt(client.sadd, self._registry, *plan.ids) is not FAILED
         reply = self._attempt(plan.script, client, keys, args)
         if reply is FAILED:
             return self._fallback(key, op, now, cost, plan)
@@ -273,6 +282,17 @@ class RedisRateLimitStore:
         if client is None:
             raise TypeError("this RedisRateLimitStore has no asyncio client; use the sync methods")
         plan, keys, args = self._call(key, op, cost)
+        if not plan.registered:
+            registry = self._registry
+
+            async def register() -> bool:
+                await client.sadd(registry, *plan.ids)
+                return True
+
+            async def unregistered() -> bool:
+                return False
+
+            plan.registered = await self._guard.arun(register, unregistered)
 
         async def command() -> bytes | Failed:
             return await plan.script.arun(client, keys, args)  # type: ignore[no-any-return]
@@ -301,10 +321,10 @@ class RedisRateLimitStore:
         if client is None:
             raise TypeError("this RedisRateLimitStore has no sync client")
         self._forget_locally(key)
-        index = self._prefix + key + "}"
+        registry = self._registry
 
         def command() -> None:
-            client.delete(*self._keys(key, client.smembers(index)))
+            client.delete(*self._keys(key, client.smembers(registry)))
 
         self._guard.run(command, lambda: None)
 
@@ -321,10 +341,10 @@ class RedisRateLimitStore:
         if client is None:
             raise TypeError("this RedisRateLimitStore has no asyncio client")
         self._forget_locally(key)
-        index = self._prefix + key + "}"
+        registry = self._registry
 
         async def command() -> None:
-            await client.delete(*self._keys(key, await client.smembers(index)))
+            await client.delete(*self._keys(key, await client.smembers(registry)))
 
         async def nothing() -> None:
             return None
@@ -343,7 +363,7 @@ class RedisRateLimitStore:
         head = self._prefix + key + "}"
         idents = dict.fromkeys(self._ids)
         idents.update(dict.fromkeys(i.decode() if isinstance(i, bytes) else i for i in listed))
-        return [head, *(head + ":" + ident for ident in idents)]
+        return [head + ":" + ident for ident in idents]
 
     def _call(self, key: str, op: Op, cost: int) -> tuple[_Plan, list[str], list[Any]]:
         if not isinstance(key, str):
@@ -354,10 +374,8 @@ class RedisRateLimitStore:
             action, plan = self._learn(op)
         head = self._prefix + key + "}"
         if plan.single:
-            return plan, [head + plan.suffix, head], [action, cost, *plan.args]
-        keys = [head + ":" + ident for ident in plan.ids]
-        keys.append(head)
-        return plan, keys, [action, cost, *plan.args]
+            return plan, [head + plan.suffix], [action, cost]
+        return plan, [head + ":" + ident for ident in plan.ids], [action, cost, *plan.args]
 
     def _learn(self, op: Op) -> tuple[str, _Plan]:
         described = describe_op(op)

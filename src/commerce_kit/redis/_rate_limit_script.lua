@@ -1,11 +1,10 @@
 -- One rate-limit decision for one key, under every policy of a limiter, on the server's clock.
 --
--- KEYS[i]: the state of policy i; the last key: the set of policy ids the key has states under,
--- which lets a reset find them. ARGV[1]: 'hit', 'peek' or 'refund'; ARGV[2]: the cost; then one
--- string per policy, six fields apart by spaces: strategy ('e' exact, 'c' sliding counter, 'g'
--- GCRA), limit, window (seconds), capacity (burst), the expiry of a written state in
--- milliseconds, and the policy id (last: it may hold spaces). One argument per policy and one
--- string back: fewer arguments to pack and replies to parse.
+-- KEYS[i]: the state of policy i. ARGV[1]: 'hit', 'peek' or 'refund'; ARGV[2]: the cost; then one
+-- string per policy, five fields apart by spaces: strategy ('e' exact, 'c' sliding counter, 'g'
+-- GCRA), limit, window (seconds), capacity (burst) and the expiry of a written state in
+-- milliseconds. One argument per policy and one string back: fewer arguments to pack and
+-- replies to parse.
 -- Reply: one string, 25 bytes per policy: allowed (one byte, 1 or 0), then remaining,
 -- retry_after and reset_after as little-endian doubles (struct '<Bddd').
 --
@@ -80,9 +79,8 @@ local function first_admitting(admits, guess)
   return guess
 end
 
--- The fifth field, not replied, says whether a commit created the state's key.
-local function decision(allowed, remaining, retry, reset, created)
-  return { allowed, remaining, retry, reset, created }
+local function decision(allowed, remaining, retry, reset)
+  return { allowed, remaining, retry, reset }
 end
 
 -- exact ----------------------------------------------------------------------------------------
@@ -125,7 +123,7 @@ local function exact(key, limit, window, _, ttl, units, commit)
         end
         redis.call('PEXPIRE', key, ttl)
       end
-      return decision(true, left - units, 0, expiry - now, size == 0)
+      return decision(true, left - units, 0, expiry - now)
     end
     return decision(true, left, 0, size > 0 and last - now or 0)
   end
@@ -153,7 +151,7 @@ end
 local function counter_state(key)
   local text = redis.call('GET', key)
   if not text then
-    return -INF, 0, 0, true
+    return -INF, 0, 0
   end
   local e, p, c = unpack_struct('<ddd', text)
   return e, p, c
@@ -179,7 +177,7 @@ local function roll(e, curr, window)
 end
 
 local function counter(key, limit, window, _, ttl, units, commit)
-  local e, prev, curr, fresh = counter_state(key)
+  local e, prev, curr = counter_state(key)
   local per_second = 1.0 / window
   if now >= e then
     e, prev, curr = roll(e, curr, window)
@@ -197,7 +195,7 @@ local function counter(key, limit, window, _, ttl, units, commit)
     elseif prev > 0 then
       reset = e - now
     end
-    return decision(true, avail - units, 0, reset, fresh)
+    return decision(true, avail - units, 0, reset)
   end
   local function admits(at)
     local ae, ap, ac = e, prev, curr
@@ -245,14 +243,14 @@ end
 local function gcra_state(key)
   local text = redis.call('GET', key)
   if not text then
-    return -INF, 0, true
+    return -INF, 0
   end
   local a, u = unpack_struct('<dd', text)
   return a, u
 end
 
 local function gcra(key, limit, window, capacity, ttl, units, commit)
-  local anchor, owed, fresh = gcra_state(key)
+  local anchor, owed = gcra_state(key)
   local interval = window / limit
   local per_interval = 1.0 / interval
   local burst = capacity
@@ -265,7 +263,7 @@ local function gcra(key, limit, window, capacity, ttl, units, commit)
       if units > 0 and commit then
         redis.call('SET', key, pack('<dd', anchor, owed), 'PX', ttl)
       end
-      return decision(true, free - units, 0, owed * interval - elapsed, fresh)
+      return decision(true, free - units, 0, owed * interval - elapsed)
     end
     local function admits(at)
       return need <= burst - owed + (at - anchor) * per_interval
@@ -280,7 +278,7 @@ local function gcra(key, limit, window, capacity, ttl, units, commit)
   if units > 0 and commit then
     redis.call('SET', key, pack('<dd', now, units), 'PX', ttl)
   end
-  return decision(true, burst - units, 0, units * interval, fresh)
+  return decision(true, burst - units, 0, units * interval)
 end
 
 local function gcra_refund(key, limit, window, capacity, ttl, units)
@@ -300,35 +298,18 @@ end
 local STEPS = { e = exact, c = counter, g = gcra }
 local REFUNDS = { e = exact_refund, c = counter_refund, g = gcra_refund }
 
-local index = KEYS[#KEYS]
-local index_ttl = 0
 local policies = {}
-for i = 1, #KEYS - 1 do
-  local letter, limit, window, capacity, ttl, id =
-    string.match(ARGV[2 + i], '^(%S+) (%S+) (%S+) (%S+) (%S+) (.+)$')
-  policies[i] =
-    { KEYS[i], letter, tonumber(limit), tonumber(window), tonumber(capacity), tonumber(ttl), id }
-  if policies[i][6] > index_ttl then
-    index_ttl = policies[i][6]
-  end
+for i = 1, #KEYS do
+  local letter, limit, window, capacity, ttl =
+    string.match(ARGV[2 + i], '^(%S+) (%S+) (%S+) (%S+) (%S+)$')
+  policies[i] = { KEYS[i], letter, tonumber(limit), tonumber(window), tonumber(capacity), tonumber(ttl) }
 end
 
-local committed = false
 local function run(p, units, commit)
-  local part = STEPS[p[2]](p[1], p[3], p[4], p[5], p[6], units, commit)
-  if commit and units > 0 and part[1] then
-    committed = true
-    if part[5] then
-      redis.call('SADD', index, p[7])
-    end
-  end
-  return part
+  return STEPS[p[2]](p[1], p[3], p[4], p[5], p[6], units, commit)
 end
 
 local function answer(parts)
-  if committed then
-    redis.call('PEXPIRE', index, index_ttl) -- the index lives as long as the longest state
-  end
   local reply = {}
   for i, part in ipairs(parts) do
     reply[i] = pack('<Bddd', part[1] and 1 or 0, part[2], part[3], part[4])
