@@ -26,11 +26,16 @@ def _child(
 def run_processes(target: Callable[..., object], args: tuple[Any, ...], count: int) -> list[object]:
     """Run ``target(gate, *args)`` in ``count`` processes; return what each returned.
 
-    ``gate`` is a barrier the targets wait on once set up, so their work overlaps. Processes are
-    forked where the platform can (a spawned one spends seconds importing), else spawned.
+    ``gate`` is a barrier the targets wait on once set up, so their work overlaps. Processes come
+    from a fork server that imported this module once (a spawned process spends seconds
+    importing; a plain fork of the test process may copy another thread's held lock), else they
+    are spawned.
     """
-    if "fork" in multiprocessing.get_all_start_methods():
-        context: multiprocessing.context.DefaultContext | Any = multiprocessing.get_context("fork")
+    if "forkserver" in multiprocessing.get_all_start_methods():
+        context: multiprocessing.context.DefaultContext | Any = multiprocessing.get_context(
+            "forkserver"
+        )
+        context.set_forkserver_preload([__name__])
     else:
         context = multiprocessing.get_context("spawn")
     gate = context.Barrier(count)
