@@ -292,3 +292,35 @@ def test_eight_processes_missing_one_cold_key_cause_one_load(
     values = _workers.run_processes(_workers.load_cold_key, (redis_url, prefix), 8)
     assert [{"price": 42}] * 8 == values
     assert b"1" == client.get(prefix + "loads")
+
+
+def test_the_asyncio_plain_reads_and_writes_match_the_sync_ones(
+    redis_url: str, client: redis.Redis, prefix: str
+) -> None:
+    async def main() -> list[Any]:
+        aclient = redis.asyncio.Redis.from_url(redis_url)
+        cache = RedisCache[Any](aclient=aclient, prefix=prefix, local=TTLCache(ttl=5))
+        try:
+            out = [await cache.aget("k", "absent")]
+            await cache.aset("k", {"a": 1}, ttl=30)
+            out += [await cache.aget("k"), await cache.adelete("k"), await cache.adelete("k")]
+            return out
+        finally:
+            await aclient.aclose()
+
+    assert ["absent", {"a": 1}, True, False] == asyncio.run(main())
+    assert RedisCache[Any](client, prefix=prefix).get("k") is None
+
+
+def test_the_asyncio_plain_reads_fall_back_when_redis_is_down(server: Server) -> None:
+    async def main() -> list[Any]:
+        aclient = server.aclient()
+        cache = RedisCache[Any](aclient=aclient)
+        server.stop()
+        try:
+            await cache.aset("k", 1)
+            return [await cache.aget("k", "gone"), await cache.adelete("k")]
+        finally:
+            await aclient.aclose()
+
+    assert ["gone", False] == asyncio.run(main())

@@ -175,6 +175,10 @@ class RedisBreakerStore:
     ``reset_timeout`` and ``window``. It also frees a half-open trial slot held by a process
     that died mid-call.
 
+    The store talks to Redis with a sync client, in :meth:`~commerce_kit.CircuitBreaker.acall`
+    too: the closed path never waits on it, but each change of state (and each read of an aged
+    view) blocks the event loop for one round trip.
+
     When Redis fails (see :class:`RedisGuard`), each breaker goes on with its local view as
     its own state, as an in-memory breaker would, and reads the shared record again once Redis
     answers.

@@ -233,6 +233,76 @@ class RedisCache(Generic[V]):
         removed = self._guard.attempt(client.delete, self._value_key(key))
         return removed is not FAILED and bool(removed)
 
+    async def aget(self, key: str, default: V | None = None) -> V | None:
+        """Async face of :meth:`get`, through the asyncio client.
+
+        Args:
+            key: The key.
+            default: Returned when the key is missing, or Redis is down and no tier has it.
+
+        Returns:
+            The value or ``default``.
+        """
+        local = self._local
+        if local is not None:
+            found = local.get(key, _MISSING)
+            if found is not _MISSING:
+                return found
+        client = self._async()
+        value_key = self._value_key(key)
+
+        async def command() -> Any:
+            return await client.get(value_key)
+
+        raw = await self._guard.arun(command, _failed)
+        if raw is FAILED or raw is None:
+            return default
+        found = self._decode(key, raw)
+        return default if found is _MISSING else found
+
+    async def aset(self, key: str, value: V, *, ttl: float | timedelta | None = None) -> None:
+        """Async face of :meth:`set`, through the asyncio client.
+
+        Args:
+            key: The key.
+            value: The value; the codec must be able to encode it.
+            ttl: The time-to-live in Redis, overriding the cache's.
+
+        Raises:
+            TypeError: The codec cannot encode ``value``.
+        """
+        data = self._codec.encode(value)
+        client = self._async()
+        value_key = self._value_key(key)
+        px = self._ttl_ms(ttl)
+
+        async def command() -> Any:
+            return await client.set(value_key, data, px=px)
+
+        await self._guard.arun(command, _failed)
+        if self._local is not None:
+            self._local.set(key, value)
+
+    async def adelete(self, key: str) -> bool:
+        """Async face of :meth:`delete`, through the asyncio client.
+
+        Args:
+            key: The key.
+
+        Returns:
+            Whether Redis held it (``False`` too when Redis is down).
+        """
+        if self._local is not None:
+            self._local.delete(key)
+        client = self._async()
+        value_key = self._value_key(key)
+
+        async def command() -> Any:
+            return await client.delete(value_key)
+
+        removed = await self._guard.arun(command, _failed)
+        return removed is not FAILED and bool(removed)
+
     # -- single-flight loading -------------------------------------------------------------------
 
     def get_or_load(
@@ -287,6 +357,12 @@ class RedisCache(Generic[V]):
 
     # -- helpers ---------------------------------------------------------------------------------
 
+    def _async(self) -> redis.asyncio.Redis:
+        client = self._aclient
+        if client is None:
+            raise TypeError("this RedisCache has no asyncio client; use the sync methods")
+        return client
+
     def _sync(self) -> redis.Redis:
         client = self._client
         if client is None:
@@ -339,9 +415,7 @@ class RedisCache(Generic[V]):
             delay = min(delay * 2, _LAST_POLL)
 
     async def _ashared(self, key: str, loader: Callable[[], Awaitable[V]], ttl_ms: int) -> V:
-        client = self._aclient
-        if client is None:
-            raise TypeError("this RedisCache has no asyncio client; use the sync methods")
+        client = self._async()
         guard = self._guard
         vkey = self._value_key(key)
         keys = [vkey, vkey + ":lease"]
@@ -381,3 +455,7 @@ class RedisCache(Generic[V]):
 
 
 _MISSING: Any = object()
+
+
+async def _failed() -> Any:
+    return FAILED
