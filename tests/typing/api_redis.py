@@ -64,3 +64,10 @@ async def read() -> dict[str, float]:
         return {"price": 2.0}
 
     return await RedisCache[dict[str, float]](aclient=aclient).aget_or_load("sku:3", load)
+
+
+async def plain() -> dict[str, float] | None:
+    cache = RedisCache[dict[str, float]](aclient=aclient)
+    await cache.aset("sku:4", {"price": 3.0})
+    removed: bool = await cache.adelete("sku:5")
+    return await cache.aget("sku:4")
