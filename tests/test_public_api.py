@@ -96,6 +96,7 @@ EXPECTED: dict[str, set[str]] = {
         "RetryHook",
         "RetryOptions",
         "Sleep",
+        "SourceRecord",
         "ValidationEvent",
         "WebhookEvent",
         "WebhookHook",

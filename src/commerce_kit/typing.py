@@ -12,7 +12,7 @@ use. The names never change behaviour.
   :func:`~commerce_kit.retry`.
 * Feeds: :class:`FeedAdapter`, :data:`FeedSource` with :class:`FeedFile`, :data:`FeedEvent`,
   :data:`FeedHook`.
-* Validation: :data:`ValidationEvent`.
+* Validation: :class:`SourceRecord`, :data:`ValidationEvent`.
 * Payments: :class:`PaymentStrategy`, :data:`PaymentEvent`, :data:`PaymentHook`.
 * Webhooks: :class:`ReplayStore`, :data:`WebhookEvent`, :data:`WebhookHook`.
 
@@ -41,6 +41,7 @@ if TYPE_CHECKING:
     from commerce_kit.payments._gateway import PaymentEvent, PaymentHook
     from commerce_kit.payments._strategy import PaymentStrategy
     from commerce_kit.validation._events import ValidationEvent
+    from commerce_kit.validation._record import SourceRecord
     from commerce_kit.webhooks._events import WebhookEvent, WebhookHook
     from commerce_kit.webhooks._replay import ReplayStore
 
@@ -66,6 +67,7 @@ __all__ = [
     "RetryHook",
     "RetryOptions",
     "Sleep",
+    "SourceRecord",
     "ValidationEvent",
     "WebhookEvent",
     "WebhookHook",
@@ -82,6 +84,7 @@ _LAZY = {
     "PaymentHook": "commerce_kit.payments._gateway",
     "PaymentStrategy": "commerce_kit.payments._strategy",
     "ReplayStore": "commerce_kit.webhooks._replay",
+    "SourceRecord": "commerce_kit.validation._record",
     "ValidationEvent": "commerce_kit.validation._events",
     "WebhookEvent": "commerce_kit.webhooks._events",
     "WebhookHook": "commerce_kit.webhooks._events",

@@ -19,6 +19,7 @@ import pytest
 
 from commerce_kit.feeds import FeedLimitError, FeedLimits, parse_feed
 from commerce_kit.feeds._merchant import GOOGLE_NS
+from tests.doubling import assert_linear_memory, assert_linear_time
 
 # Generous limits, so that the size of the hostile part is what grows, not an error.
 WIDE = FeedLimits(
@@ -32,7 +33,6 @@ WIDE = FeedLimits(
 FLOOR = 0.02
 #: The most n may grow to, so a case can never run away.
 MAX_N = 1 << 22
-RATIO = 3.0
 
 
 @dataclass(frozen=True)
@@ -193,30 +193,6 @@ def _parse(shape: Shape, n: int, data: bytes) -> None:
     collections.deque(records, maxlen=0)
 
 
-def _cpu_ratio(shape: Shape, n: int) -> tuple[float, float]:
-    """Best CPU time of n and of 2n, measured in turns so that a busy machine slows both."""
-    small_data, large_data = shape.make(n), shape.make(2 * n)
-    small = large = float("inf")
-    for _ in range(4):
-        started = time.process_time()
-        _parse(shape, n, small_data)
-        small = min(small, time.process_time() - started)
-        started = time.process_time()
-        _parse(shape, 2 * n, large_data)
-        large = min(large, time.process_time() - started)
-    return small, large
-
-
-def _peak(shape: Shape, n: int) -> int:
-    data = shape.make(n)
-    tracemalloc.start()
-    try:
-        _parse(shape, n, data)
-        return tracemalloc.get_traced_memory()[1]
-    finally:
-        tracemalloc.stop()
-
-
 def _size_to_time(shape: Shape) -> int:
     """Grow n until one parse takes at least :data:`FLOOR` seconds of CPU."""
     n = shape.start
@@ -233,17 +209,16 @@ def _size_to_time(shape: Shape) -> int:
 @pytest.mark.parametrize("shape", SHAPES, ids=[shape.id for shape in SHAPES])
 def test_doubling_the_input_at_most_doubles_time_and_memory(shape: Shape) -> None:
     n = _size_to_time(shape)
-    # Other processes share the CPU caches: a noisy measure is taken again, while a quadratic
-    # parser shows its ratio of four every time.
-    for _ in range(3):
-        small, large = _cpu_ratio(shape, n)
-        if large / small < RATIO:
-            break
-    assert large / small < RATIO, f"n={n}: {small:.4f} s, 2n: {large:.4f} s"
+    small_data, large_data = shape.make(n), shape.make(2 * n)
+    assert_linear_time(
+        lambda: _parse(shape, n, small_data), lambda: _parse(shape, 2 * n, large_data)
+    )
     # Memory is measured at a quarter of the size: tracemalloc slows parsing several times.
     m = max(n // 4, shape.start)
-    small_peak, large_peak = _peak(shape, m), _peak(shape, 2 * m)
-    assert large_peak / small_peak < RATIO, f"n={m}: {small_peak:,} B, 2n: {large_peak:,} B"
+    small_m, large_m = shape.make(m), shape.make(2 * m)
+    assert_linear_memory(
+        lambda: _parse(shape, m, small_m), lambda: _parse(shape, 2 * m, large_m), floor=1
+    )
 
 
 def test_memory_stays_flat_however_many_distinct_xml_names_a_feed_uses() -> None:

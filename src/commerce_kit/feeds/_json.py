@@ -20,11 +20,6 @@ from commerce_kit.feeds._limits import FeedLimits
 from commerce_kit.feeds._record import (
     FeedRecord,
     make_record,
-    new,
-    set_data,
-    set_error,
-    set_index,
-    set_line,
 )
 from commerce_kit.feeds._source import head_text, text_of, undecodable_column
 
@@ -321,12 +316,7 @@ def _elements(split: _Splitter, limits: FeedLimits, start_index: int) -> Iterato
         ):
             _check_value(value, 1, line, limits)
         if type(value) is dict:
-            record = new(FeedRecord)
-            set_data(record, value)
-            set_line(record, line)
-            set_index(record, index)
-            set_error(record, None)
-            yield record
+            yield make_record(value, line, index)
         else:
             yield make_record({}, line, index, f"the element is {_describe(value)}, not an object")
         following = whitespace(buf, end).end()  # type: ignore[union-attr]
@@ -476,12 +466,7 @@ def read_ndjson(stream: BinaryIO, limits: FeedLimits) -> Iterator[FeedRecord]:
             if _needs_check(line, 0, len(line), limits):
                 _check_value(value, 1, number, limits)
             if type(value) is dict:
-                record = new(FeedRecord)
-                set_data(record, value)
-                set_line(record, number)
-                set_index(record, index)
-                set_error(record, None)
-                yield record
+                yield make_record(value, number, index)
             else:
                 yield make_record(
                     {}, number, index, f"the line holds {_describe(value)}, not an object"
