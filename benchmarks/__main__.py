@@ -121,6 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         args.no_write = True
 
     by_module: dict[str, dict[str, list[Result]]] = {}
+    extras: dict[str, list[str]] = {}
     for mod_name in _modules():
         module = importlib.import_module(f"benchmarks.{mod_name}")
         groups: dict[str, list[Result]] = defaultdict(list)
@@ -140,6 +141,10 @@ def main(argv: list[str] | None = None) -> int:
         for results in groups.values():
             for result in results:
                 print(f"{result.group:<55} {result.impl:<45} {result.value:>12,.1f} {result.unit}")
+        # A module may add figures that are not times per operation (round trips, admissions).
+        extra = getattr(module, "extra_lines", None)
+        if extra is not None and groups:
+            extras[mod_name] = extra(args.smoke)
         sys.stdout.flush()
         if groups:
             by_module[mod_name] = groups
@@ -169,6 +174,7 @@ def main(argv: list[str] | None = None) -> int:
         lines += [f"### {title}", ""]
         for group, results in groups.items():
             lines += _table(group, results)
+        lines += extras.get(mod_name, [])
     text = "\n".join(lines)
     print()
     print(text)

@@ -22,6 +22,7 @@ PUBLIC_MODULES = [
     "commerce_kit.testing",
     "commerce_kit.typing",
     "commerce_kit.http",
+    "commerce_kit.redis",
 ]
 
 

@@ -54,7 +54,7 @@ nitpicky = True
 _STDLIB = "|".join(sorted(m for m in sys.stdlib_module_names if not m.startswith("_")))
 nitpick_ignore_regex = [
     (r"py:.*", rf"({_STDLIB})(\..*)?"),
-    (r"py:.*", r"(pydantic|defusedxml|nh3)(\..*)?"),
+    (r"py:.*", r"(pydantic|defusedxml|nh3|redis)(\..*)?"),
     (r"py:class", r"~?(P|T|R|K|V|ModelT|ParamSpec|TypeVar|Self|NoneType)"),
     (r"py:class", r"(object|int|float|str|bytes|bool|dict|list|tuple|set|frozenset|type|None)"),
     (r"py:class", r"(Exception|BaseException|ValueError|LookupError|TypeError|KeyError)"),

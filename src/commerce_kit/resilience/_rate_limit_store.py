@@ -9,6 +9,11 @@ several policies a tuple of those). For a key it already holds, the fast path
 (:meth:`MemoryRateLimitStore.hit_function`) calls the operation's in-place form, ``apply(state,
 now, cost) -> decision``: the same decision logic, without a new state to write back.
 
+A store that cannot call Python (Redis runs a Lua script) reads what an operation does instead:
+every operation the limiter passes is labelled (:func:`label`) with its ``action`` (``"hit"``,
+``"peek"`` or ``"refund"``) and the limiter's ``policies``, which name the script step to run.
+Labels are plain function attributes, so the in-memory path pays nothing for them.
+
 Memory is bounded two ways, both amortised O(1) per call:
 
 - **Expiry.** Keys live in two generations, *young* and *old*. When a new key arrives at least
@@ -28,16 +33,34 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any, Protocol
+from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 if TYPE_CHECKING:
-    from commerce_kit.resilience._rate_limit_policy import RateLimitDecision
+    from commerce_kit.resilience._rate_limit_policy import RateLimit, RateLimitDecision
 
-__all__ = ["MemoryRateLimitStore", "Op", "RateLimitStore"]
+__all__ = ["MemoryRateLimitStore", "Op", "OpAction", "RateLimitStore", "describe_op", "label"]
 
 #: A pure per-key operation: ``(state or None, now, cost) -> (new_state, decision)``. Returning
 #: the very same state object means "nothing to write".
 Op = Callable[[Any, float, int], "tuple[Any, RateLimitDecision]"]
+#: What a labelled operation does: consume ``cost`` units, report without consuming, give back.
+OpAction = Literal["hit", "peek", "refund"]
+
+
+def label(op: Op, action: OpAction, policies: tuple[RateLimit, ...]) -> Op:
+    """Label ``op`` with ``action`` and ``policies``, for stores that run steps as scripts."""
+    op.action = action  # type: ignore[attr-defined]
+    op.policies = policies  # type: ignore[attr-defined]
+    return op
+
+
+def describe_op(op: Op) -> tuple[OpAction, tuple[RateLimit, ...]] | None:
+    """Return the ``(action, policies)`` label of ``op``, or ``None`` for an unlabelled one."""
+    action = getattr(op, "action", None)
+    policies = getattr(op, "policies", None)
+    if action is None or policies is None:
+        return None
+    return action, policies
 
 
 class RateLimitStore(Protocol):
@@ -50,11 +73,17 @@ class RateLimitStore(Protocol):
     a store in another process (a Redis Lua script) can run the same arithmetic. A store may drop
     a state whose ``reset_after`` has passed.
 
+    A store that runs the decision elsewhere does not call ``op``: it reads ``op.action``
+    (``"hit"``, ``"peek"`` or ``"refund"``) and ``op.policies`` (the limiter's
+    :class:`~commerce_kit.RateLimit` tuple), which every operation the limiter passes carries,
+    and runs the same step there, as :class:`~commerce_kit.redis.RedisRateLimitStore` does.
+
     The default store keeps state in process memory; see :class:`~commerce_kit.RateLimiter`.
 
     .. versionadded:: 0.1.0
     .. versionchanged:: 0.2.0
-       Importable from :mod:`commerce_kit.typing` only.
+       Importable from :mod:`commerce_kit.typing` only. Operations carry ``action`` and
+       ``policies``, so a store can map them onto a script.
     """
 
     def update(

@@ -26,7 +26,7 @@ from commerce_kit.resilience._rate_limit_policy import (
     RateLimitStrategy,
     positive_int,
 )
-from commerce_kit.resilience._rate_limit_store import MemoryRateLimitStore, Op
+from commerce_kit.resilience._rate_limit_store import MemoryRateLimitStore, Op, label
 from commerce_kit.resilience._rate_limit_strategies import ops_for
 
 if TYPE_CHECKING:
@@ -210,9 +210,10 @@ class RateLimiter:
         def peek(state: Any, now: float, _cost: int) -> tuple[Any, RateLimitDecision]:
             return step(state, now, 0, commit=False)
 
-        self._hit = step
-        self._peek = peek
-        self._refund = ops.refund
+        # Labelled for stores that run each step as a server-side script (Redis).
+        self._hit = label(step, "hit", policies)
+        self._peek = label(peek, "peek", policies)
+        self._refund = label(ops.refund, "refund", policies)
         self._policies = policies
         self._clock = clock
         self._store = store

@@ -1,0 +1,326 @@
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+from collections.abc import Iterator
+from typing import Any, Protocol
+
+import pytest
+import redis
+import redis.asyncio
+
+from commerce_kit import TTLCache
+from commerce_kit.redis import JSONCodec, RedisCache, RedisGuard
+from commerce_kit.testing import ManualClock
+from tests.redis import _workers
+from tests.redis.conftest import CountingConnection, Server
+
+pytestmark = pytest.mark.redis
+
+
+class Cache(Protocol):
+    def get(self, key: str, default: Any = None) -> Any: ...
+    def set(self, key: str, value: Any) -> None: ...
+    def delete(self, key: str) -> bool: ...
+    def get_or_load(self, key: str, loader: Any) -> Any: ...
+
+
+@pytest.fixture(params=["memory", "redis", "redis+local"])
+def cache(request: pytest.FixtureRequest) -> Iterator[Cache]:
+    """A cache of each backend: in memory, on Redis, on Redis behind a local tier."""
+    if request.param == "memory":
+        yield TTLCache[str, Any](ttl=60)  # type: ignore[misc]
+        return
+    url = request.getfixturevalue("redis_url")
+    prefix = request.getfixturevalue("prefix")
+    client = redis.Redis.from_url(url)
+    local = TTLCache[str, Any](ttl=5) if request.param == "redis+local" else None
+    yield RedisCache(client, prefix=prefix, ttl=60, local=local)
+    client.close()
+
+
+class Loader:
+    def __init__(self, value: Any = None) -> None:
+        self.calls = 0
+        self.value = value
+
+    def __call__(self) -> Any:
+        self.calls += 1
+        return self.value if self.value is not None else {"n": self.calls}
+
+
+# -- one behaviour suite, every backend ----------------------------------------------------------
+
+
+def test_a_miss_loads_once_and_a_hit_does_not_load(cache: Cache) -> None:
+    load = Loader()
+    assert [{"n": 1}, {"n": 1}] == [cache.get_or_load("k", load) for _ in range(2)]
+    assert 1 == load.calls
+
+
+def test_delete_makes_the_next_read_load_again(cache: Cache) -> None:
+    load = Loader()
+    cache.get_or_load("k", load)
+    assert cache.delete("k")
+    assert not cache.delete("k")
+    assert {"n": 2} == cache.get_or_load("k", load)
+
+
+def test_set_then_get(cache: Cache) -> None:
+    assert "absent" == cache.get("k", "absent")
+    cache.set("k", ["a", 1, None, True])
+    assert ["a", 1, None, True] == cache.get("k")
+
+
+def test_a_failed_load_caches_nothing(cache: Cache) -> None:
+    def fail() -> Any:
+        raise ConnectionError("catalogue down")
+
+    with pytest.raises(ConnectionError):
+        cache.get_or_load("k", fail)
+    assert {"n": 1} == cache.get_or_load("k", Loader())
+
+
+def test_threads_missing_one_key_cause_one_load(cache: Cache) -> None:
+    calls = 0
+    gate = threading.Barrier(8)
+    release = threading.Event()
+
+    def load() -> str:
+        nonlocal calls
+        calls += 1
+        release.wait(5)  # held until every thread has missed
+        return "v"
+
+    results: list[str] = []
+
+    def read() -> None:
+        gate.wait()
+        results.append(cache.get_or_load("k", load))
+
+    threads = [threading.Thread(target=read) for _ in range(8)]
+    for t in threads:
+        t.start()
+    while calls == 0:
+        threading.Event().wait(0.001)
+    threading.Event().wait(0.05)  # let the other readers reach their wait
+    release.set()
+    for t in threads:
+        t.join()
+    assert ["v"] * 8 == results
+    assert 1 == calls
+
+
+# -- what only the Redis cache does -------------------------------------------------------------
+
+
+def test_processes_share_values_through_redis(redis_url: str, prefix: str) -> None:
+    one = RedisCache[Any](redis.Redis.from_url(redis_url), prefix=prefix)
+    two = RedisCache[Any](redis.Redis.from_url(redis_url), prefix=prefix)
+    one.get_or_load("k", Loader("from one"))
+    load = Loader("from two")
+    assert "from one" == two.get_or_load("k", load)
+    assert 0 == load.calls
+
+
+def test_a_value_lives_for_the_ttl(client: redis.Redis, prefix: str) -> None:
+    cache = RedisCache[Any](client, prefix=prefix, ttl=30)
+    cache.get_or_load("k", Loader())
+    assert 0 < client.pttl(f"{prefix}cache:default:{{k}}") <= 30_000
+    cache.set("k2", 1, ttl=5)
+    assert 0 < client.pttl(f"{prefix}cache:default:{{k2}}") <= 5_000
+
+
+def test_a_waiter_polls_with_a_growing_delay_until_the_value_lands(
+    client: redis.Redis, prefix: str
+) -> None:
+    value_key = f"{prefix}cache:default:{{k}}"
+    client.set(value_key + ":lease", "another process", px=10_000)
+    sleeps: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 3:
+            client.set(value_key, b'"loaded elsewhere"')
+
+    cache = RedisCache[Any](client, prefix=prefix, sleep=sleep)
+    load = Loader()
+    assert "loaded elsewhere" == cache.get_or_load("k", load)
+    assert [0.002, 0.004, 0.008] == sleeps
+    assert 0 == load.calls
+
+
+def test_a_failed_load_releases_the_lease_at_once(client: redis.Redis, prefix: str) -> None:
+    cache = RedisCache[Any](client, prefix=prefix)
+
+    def fail() -> Any:
+        raise ConnectionError("catalogue down")
+
+    with pytest.raises(ConnectionError):
+        cache.get_or_load("k", fail)
+    assert 0 == client.exists(f"{prefix}cache:default:{{k}}:lease")
+
+
+def test_the_local_tier_serves_reads_without_a_round_trip(
+    counting_client: redis.Redis, prefix: str
+) -> None:
+    cache = RedisCache[Any](counting_client, prefix=prefix, local=TTLCache(ttl=5))
+    cache.get_or_load("k", Loader())
+    before = CountingConnection.sent
+    assert {"n": 1} == cache.get_or_load("k", Loader())
+    assert {"n": 1} == cache.get("k")
+    assert 0 == CountingConnection.sent - before
+
+
+def test_bytes_the_codec_cannot_read_count_as_a_miss(
+    client: redis.Redis, prefix: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    client.set(f"{prefix}cache:default:{{k}}", b"\x80\x04pickle?")
+    cache = RedisCache[Any](client, prefix=prefix)
+    with caplog.at_level(logging.WARNING, logger="commerce_kit.cache"):
+        assert {"n": 1} == cache.get_or_load("k", Loader())
+    assert "cannot be decoded" in caplog.records[0].getMessage()
+    assert {"n": 1} == cache.get("k")  # the load overwrote them
+
+
+def test_a_value_json_cannot_carry_is_refused_and_releases_the_lease(
+    client: redis.Redis, prefix: str
+) -> None:
+    cache = RedisCache[Any](client, prefix=prefix)
+    with pytest.raises(TypeError, match="JSON"):
+        cache.get_or_load("k", lambda: {1, 2})
+    with pytest.raises(TypeError, match="JSON"):
+        cache.set("k", float("nan"))
+    assert 0 == client.exists(f"{prefix}cache:default:{{k}}:lease")
+
+
+def test_json_codec_round_trips_and_refuses_what_it_cannot_read() -> None:
+    codec = JSONCodec()
+    assert {"a": [1, 2.5, "é", None]} == codec.decode(codec.encode({"a": [1, 2.5, "é", None]}))
+    with pytest.raises(ValueError, match="not JSON"):
+        codec.decode(b"\xff")
+    deep: Any = []
+    for _ in range(100_000):
+        deep = [deep]
+    with pytest.raises(TypeError, match="JSON"):
+        codec.encode(deep)
+    with pytest.raises(ValueError, match="not JSON"):
+        codec.decode(b"[" * 100_000 + b"]" * 100_000)
+
+
+def test_keys_must_be_strings(client: redis.Redis) -> None:
+    with pytest.raises(TypeError, match="str"):
+        RedisCache[Any](client).get(42)  # type: ignore[arg-type]
+
+
+def test_the_asyncio_face_loads_once_and_shares_the_value(
+    redis_url: str, client: redis.Redis, prefix: str
+) -> None:
+    async def main() -> list[Any]:
+        aclient = redis.asyncio.Redis.from_url(redis_url)
+        cache = RedisCache[Any](aclient=aclient, prefix=prefix)
+        calls = 0
+
+        async def load() -> str:
+            nonlocal calls
+            calls += 1
+            await asyncio.sleep(0.05)
+            return "v"
+
+        try:
+            values = await asyncio.gather(*(cache.aget_or_load("k", load) for _ in range(5)))
+        finally:
+            await aclient.aclose()
+        return [*values, calls]
+
+    assert ["v"] * 5 + [1] == asyncio.run(main())
+    assert "v" == RedisCache[Any](client, prefix=prefix).get("k")
+
+
+# -- when Redis fails ----------------------------------------------------------------------------
+
+
+def test_when_redis_is_down_the_cache_falls_back_to_its_local_tier(
+    server: Server, caplog: pytest.LogCaptureFixture
+) -> None:
+    guard = RedisGuard(failure_threshold=1, clock=ManualClock())
+    cache = RedisCache[Any](server.client(), local=TTLCache(ttl=5), guard=guard)
+    server.stop()
+    load = Loader()
+    with caplog.at_level(logging.WARNING, logger="commerce_kit.redis"):
+        assert [{"n": 1}] * 3 == [cache.get_or_load("k", load) for _ in range(3)]
+        assert {"n": 1} == cache.get("k")
+        cache.set("k2", 2)
+        assert not cache.delete("k3")
+    assert 1 == load.calls
+    [record] = caplog.records
+    assert "cache 'default' loads in each process through its local tier" in record.getMessage()
+
+
+def test_without_a_local_tier_an_outage_loads_on_every_read(server: Server) -> None:
+    cache = RedisCache[Any](server.client())
+    server.stop()
+    load = Loader()
+    assert [{"n": 1}, {"n": 2}] == [cache.get_or_load("k", load) for _ in range(2)]
+    assert "gone" == cache.get("k", "gone")
+
+
+def test_the_asyncio_face_falls_back_too(server: Server) -> None:
+    async def main() -> Any:
+        aclient = server.aclient()
+        cache = RedisCache[Any](aclient=aclient)
+        server.stop()
+
+        async def load() -> str:
+            return "v"
+
+        try:
+            return await cache.aget_or_load("k", load)
+        finally:
+            await aclient.aclose()
+
+    assert "v" == asyncio.run(main())
+
+
+# -- several processes ---------------------------------------------------------------------------
+
+
+def test_eight_processes_missing_one_cold_key_cause_one_load(
+    redis_url: str, client: redis.Redis, prefix: str
+) -> None:
+    values = _workers.run_processes(_workers.load_cold_key, (redis_url, prefix), 8)
+    assert [{"price": 42}] * 8 == values
+    assert b"1" == client.get(prefix + "loads")
+
+
+def test_the_asyncio_plain_reads_and_writes_match_the_sync_ones(
+    redis_url: str, client: redis.Redis, prefix: str
+) -> None:
+    async def main() -> list[Any]:
+        aclient = redis.asyncio.Redis.from_url(redis_url)
+        cache = RedisCache[Any](aclient=aclient, prefix=prefix, local=TTLCache(ttl=5))
+        try:
+            out = [await cache.aget("k", "absent")]
+            await cache.aset("k", {"a": 1}, ttl=30)
+            out += [await cache.aget("k"), await cache.adelete("k"), await cache.adelete("k")]
+            return out
+        finally:
+            await aclient.aclose()
+
+    assert ["absent", {"a": 1}, True, False] == asyncio.run(main())
+    assert RedisCache[Any](client, prefix=prefix).get("k") is None
+
+
+def test_the_asyncio_plain_reads_fall_back_when_redis_is_down(server: Server) -> None:
+    async def main() -> list[Any]:
+        aclient = server.aclient()
+        cache = RedisCache[Any](aclient=aclient)
+        server.stop()
+        try:
+            await cache.aset("k", 1)
+            return [await cache.aget("k", "gone"), await cache.adelete("k")]
+        finally:
+            await aclient.aclose()
+
+    assert ["gone", False] == asyncio.run(main())
