@@ -81,6 +81,7 @@ EXPECTED: dict[str, set[str]] = {
         "BreakerStore",
         "CacheEvent",
         "Clock",
+        "Codec",
         "ExceptionMatcher",
         "FeedAdapter",
         "FeedEvent",
@@ -193,6 +194,16 @@ EXPECTED: dict[str, set[str]] = {
         "WebhookVerified",
         "generate_secret",
     },
+}
+
+EXPECTED["commerce_kit.redis"] = {
+    "JSONCodec",
+    "RedisBreakerCell",
+    "RedisBreakerStore",
+    "RedisCache",
+    "RedisGuard",
+    "RedisRateLimitStore",
+    "RedisReplayStore",
 }
 
 # The same short name in two areas, for two different objects: each area's default registry.

@@ -15,6 +15,7 @@ use. The names never change behaviour.
 * Validation: :class:`SourceRecord`, :data:`ValidationEvent`.
 * Payments: :class:`PaymentStrategy`, :data:`PaymentEvent`, :data:`PaymentHook`.
 * Webhooks: :class:`ReplayStore`, :data:`WebhookEvent`, :data:`WebhookHook`.
+* Redis: :class:`Codec` (needs the ``redis`` extra).
 
 .. versionadded:: 0.1.0
 .. versionchanged:: 0.2.0
@@ -40,6 +41,7 @@ if TYPE_CHECKING:
     from commerce_kit.feeds._parse import FeedEvent, FeedHook
     from commerce_kit.payments._gateway import PaymentEvent, PaymentHook
     from commerce_kit.payments._strategy import PaymentStrategy
+    from commerce_kit.redis._codec import Codec
     from commerce_kit.validation._events import ValidationEvent
     from commerce_kit.validation._record import SourceRecord
     from commerce_kit.webhooks._events import WebhookEvent, WebhookHook
@@ -52,6 +54,7 @@ __all__ = [
     "BreakerStore",
     "CacheEvent",
     "Clock",
+    "Codec",
     "ExceptionMatcher",
     "FeedAdapter",
     "FeedEvent",
@@ -75,6 +78,7 @@ __all__ = [
 
 # The names of the pydantic-based areas, and the private module each is defined in.
 _LAZY = {
+    "Codec": "commerce_kit.redis._codec",
     "FeedAdapter": "commerce_kit.feeds._adapter",
     "FeedEvent": "commerce_kit.feeds._parse",
     "FeedHook": "commerce_kit.feeds._parse",

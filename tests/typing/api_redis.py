@@ -11,7 +11,6 @@ import redis.asyncio
 
 from commerce_kit import CircuitBreaker, RateLimit, RateLimiter, TTLCache
 from commerce_kit.redis import (
-    Codec,
     JSONCodec,
     RedisBreakerCell,
     RedisBreakerStore,
@@ -20,7 +19,7 @@ from commerce_kit.redis import (
     RedisRateLimitStore,
     RedisReplayStore,
 )
-from commerce_kit.typing import BreakerCell, BreakerStore, RateLimitStore, ReplayStore
+from commerce_kit.typing import BreakerCell, BreakerStore, Codec, RateLimitStore, ReplayStore
 
 client = redis.Redis()
 aclient = redis.asyncio.Redis()

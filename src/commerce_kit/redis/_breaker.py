@@ -18,10 +18,10 @@ from datetime import timedelta
 import redis
 
 from commerce_kit._duration import to_seconds
+from commerce_kit._types import Clock
 from commerce_kit.redis._guard import RedisGuard
 from commerce_kit.redis._script import Script, check_prefix
 from commerce_kit.resilience._circuit_breaker_machine import IDLE, BreakerRecord, CircuitState
-from commerce_kit.typing import Clock
 
 __all__ = ["RedisBreakerCell", "RedisBreakerStore"]
 

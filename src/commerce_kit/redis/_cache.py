@@ -22,11 +22,11 @@ import redis
 import redis.asyncio
 
 from commerce_kit._duration import to_seconds
+from commerce_kit._types import AsyncSleep, Sleep
 from commerce_kit.redis._codec import Codec, JSONCodec
 from commerce_kit.redis._guard import FAILED, RedisGuard
 from commerce_kit.redis._script import Script, check_prefix
 from commerce_kit.resilience._cache import TTLCache
-from commerce_kit.typing import AsyncSleep, Sleep
 
 __all__ = ["RedisCache"]
 

@@ -21,9 +21,9 @@ import redis
 
 from commerce_kit._duration import to_seconds
 from commerce_kit._errors import CircuitOpenError
+from commerce_kit._types import Clock
 from commerce_kit.resilience._circuit_breaker import CircuitBreaker
 from commerce_kit.resilience._circuit_breaker_machine import CircuitState
-from commerce_kit.typing import Clock
 
 __all__ = ["RedisGuard"]
 

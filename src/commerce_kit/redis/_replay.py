@@ -9,9 +9,9 @@ from typing import Literal
 import redis
 import redis.asyncio
 
+from commerce_kit._types import Clock
 from commerce_kit.redis._guard import RedisGuard
 from commerce_kit.redis._script import Script, check_prefix
-from commerce_kit.typing import Clock
 from commerce_kit.webhooks._replay import MemoryReplayStore
 
 __all__ = ["RedisReplayStore"]
