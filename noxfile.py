@@ -1,4 +1,4 @@
-"""Developer and CI tasks. ``nox`` runs the default set: tests, typing, lint, docs."""
+"""Developer and CI tasks. ``nox`` runs the default set: tests, typing, lint, docs, bench_smoke."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import nox
 
 nox.options.default_venv_backend = "uv|virtualenv"
-nox.options.sessions = ["tests", "typing", "lint", "docs"]
+nox.options.sessions = ["tests", "typing", "lint", "docs", "bench_smoke"]
 nox.options.reuse_venv = "yes" if not os.environ.get("CI") else "no"
 # The machines this runs on carry one interpreter; sessions use the one nox runs on, and a
 # missing interpreter is an error rather than a skip.
@@ -62,3 +62,17 @@ def bench(session: nox.Session) -> None:
     """Benchmark commerce_kit against its peers in one run; writes docs/benchmarks results."""
     session.install("-e", ".", *_group("bench"))
     session.run("python", "-m", "benchmarks", *session.posargs)
+
+
+@nox.session
+def bench_smoke(session: nox.Session) -> None:
+    """Run every benchmark case for a few operations, so the benchmarks cannot rot."""
+    session.install("-e", ".", *_group("bench"))
+    session.run("python", "-m", "benchmarks", "--smoke", *session.posargs)
+
+
+@nox.session
+def demo(session: nox.Session) -> None:
+    """The main job on a fresh machine: install the library and run the flash-sale demo."""
+    session.install(".")
+    session.run("python", "examples/demo.py", *session.posargs)

@@ -12,7 +12,7 @@ import statistics
 import time
 import tracemalloc
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Literal
 
 Kind = Literal["ours", "peer", "floor"]
@@ -88,6 +88,8 @@ def _time_async(op: Callable[[], Awaitable[object]], number: int) -> float:
 
 
 def _sample(case: Case) -> float:
+    if SMOKE_NUMBER is not None:
+        case = replace(case, number=min(case.number, SMOKE_NUMBER))
     op = case.setup()
     gc.collect()
     gc.disable()
@@ -97,6 +99,12 @@ def _sample(case: Case) -> float:
         return _time_sync(op, case.number)
     finally:
         gc.enable()
+
+
+#: Set by ``python -m benchmarks --smoke``: every case runs a few operations only, so CI proves
+#: that each benchmark still runs (peers' APIs, our own) without spending minutes timing it.
+SMOKE_NUMBER: int | None = None
+SMOKE_KEYS = 200
 
 
 def run_group(cases: list[Case], repeats: int) -> list[Result]:
@@ -134,10 +142,11 @@ def run_memory(case: MemoryCase) -> Result:
     tracemalloc.start()
     try:
         before = tracemalloc.get_traced_memory()[0]
-        keep = case.fill(case.keys)
+        keys = case.keys if SMOKE_NUMBER is None else min(case.keys, SMOKE_KEYS)
+        keep = case.fill(keys)
         gc.collect()
         after = tracemalloc.get_traced_memory()[0]
     finally:
         tracemalloc.stop()
     del keep
-    return Result(case.group, case.impl, case.kind, (after - before) / case.keys, "B/key")
+    return Result(case.group, case.impl, case.kind, (after - before) / keys, "B/key")

@@ -63,7 +63,7 @@ class _MinimalBreaker:
         self.failures = 0
         return result
 
-    async def call_async(self, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
+    async def acall(self, fn: Callable[..., Awaitable[Any]], *args: Any, **kwargs: Any) -> Any:
         if self.is_open:
             raise _FloorOpenError
         try:
@@ -122,7 +122,7 @@ def _floor_call() -> Callable[[], object]:
 
 
 def _ours_async() -> Callable[[], object]:
-    return functools.partial(CircuitBreaker(failure_threshold=5).call_async, _aok)
+    return functools.partial(CircuitBreaker(failure_threshold=5).acall, _aok)
 
 
 def _ours_async_decorator() -> Callable[[], object]:
@@ -138,7 +138,7 @@ def _circuitbreaker_async() -> Callable[[], object]:
 
 
 def _floor_async() -> Callable[[], object]:
-    return functools.partial(_MinimalBreaker().call_async, _aok)
+    return functools.partial(_MinimalBreaker().acall, _aok)
 
 
 # -- open path: raise and catch -----------------------------------------------------------------
@@ -207,7 +207,7 @@ def cases() -> list[Case]:
         Case(closed, "circuitbreaker 2.1 @circuit", "peer", _circuitbreaker_decorator),
         Case(closed, "aiobreaker 1.2 call", "peer", _aiobreaker_call),
         Case(closed, "hand-written breaker", "floor", _floor_call),
-        Case(closed_async, "commerce_kit call_async", "ours", _ours_async, is_async=True),
+        Case(closed_async, "commerce_kit acall", "ours", _ours_async, is_async=True),
         Case(
             closed_async,
             "commerce_kit @CircuitBreaker async",

@@ -21,9 +21,9 @@ from commerce_kit.payments import (
     PaymentResult,
     PaymentStatus,
     RefundResult,
-    SandboxCard,
     SyncPaymentStrategy,
 )
+from commerce_kit.testing import SandboxCard
 
 GROUP_SYNC = "payments: one successful sandbox charge, sync"
 GROUP_ASYNC = "payments: one successful sandbox charge, async"

@@ -5,7 +5,7 @@ Every case in a group does the same job on the same keys:
 - *allowed, 1 key*: a hit on one key under a limit so high (10**9 per hour) that every hit passes.
 - *allowed, 100k keys*: the same, round-robin over 100,000 pre-made keys, each already hit once
   during setup, so the timed hits find existing state scattered through memory. commerce_kit
-  runs with ``max_keys=250_000`` here: the default (100,000) would make it forget keys it is
+  runs with ``maxsize=250_000`` here: the default (100,000) would make it forget keys it is
   still using, which is a different job.
 - *denied, 1 key*: a hit on a key that has spent its 5 per hour; every timed hit is refused.
 
@@ -65,7 +65,7 @@ Hit = Callable[[str], object]
 
 
 def _ours(strategy: str, limit: int) -> Hit:
-    return RateLimiter(limit, HOUR, strategy=strategy, max_keys=250_000).hit  # type: ignore[arg-type]
+    return RateLimiter(limit, HOUR, strategy=strategy, maxsize=250_000).hit  # type: ignore[arg-type]
 
 
 # -- limits -------------------------------------------------------------------------------------

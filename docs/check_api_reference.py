@@ -21,6 +21,7 @@ PUBLIC_MODULES = [
     "commerce_kit.webhooks",
     "commerce_kit.testing",
     "commerce_kit.typing",
+    "commerce_kit.http",
 ]
 
 

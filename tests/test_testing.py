@@ -99,7 +99,12 @@ def test_advance_by_an_int_too_large_for_a_float_is_a_value_error() -> None:
     assert 0.0 == clock()
 
 
-def test_sandboxes_are_reexported_lazily() -> None:
-    assert commerce_kit.payments.SandboxCard is commerce_kit.testing.SandboxCard
+def test_sandboxes_live_here_only_and_load_lazily() -> None:
+    from commerce_kit.payments import _sandbox  # noqa: PLC0415
+
+    assert (_sandbox.SandboxCard, False) == (
+        commerce_kit.testing.SandboxCard,
+        hasattr(commerce_kit.payments, "SandboxCard"),
+    )
     with pytest.raises(AttributeError, match="nope"):
         _ = commerce_kit.testing.nope

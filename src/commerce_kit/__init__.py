@@ -1,8 +1,13 @@
 """commerce_kit: the parts e-commerce services keep rewriting, done once and measured.
 
-The package root re-exports the standard-library-only core eagerly; the pydantic-based areas
-(:mod:`commerce_kit.feeds`, :mod:`commerce_kit.validation`, :mod:`commerce_kit.webhooks`,
-:mod:`commerce_kit.payments`) load on first use, so ``import commerce_kit`` stays cheap.
+The package root holds the resilience components (:class:`RateLimiter`, :class:`CircuitBreaker`,
+:func:`retry`, :class:`TTLCache` and their kin), :class:`CommerceKitError` and the base error of
+each area. Every other public name has one home: :mod:`commerce_kit.resilience` (the core's
+events and value types), :mod:`commerce_kit.http`, :mod:`commerce_kit.typing`,
+:mod:`commerce_kit.testing`, and each area's own module (:mod:`commerce_kit.feeds`,
+:mod:`commerce_kit.validation`, :mod:`commerce_kit.payments`, :mod:`commerce_kit.webhooks`) with
+its functions and leaf errors. The standard-library-only core loads eagerly; the pydantic-based
+areas on first use, so ``import commerce_kit`` stays cheap.
 """
 
 from __future__ import annotations
@@ -15,102 +20,47 @@ from commerce_kit._errors import (
     CircuitOpenError,
     CommerceKitError,
     FeedError,
-    FeedFormatError,
-    FeedLimitError,
     NonIdempotentRetryError,
     OutOfStockError,
-    PaymentDeclinedError,
     PaymentError,
-    PaymentUnavailableError,
     RateLimitExceeded,
     RegistryError,
-    RetryError,
-    UnknownFeedFormatError,
-    UnknownPaymentMethodError,
-    UnsafeFeedError,
     WebhookVerificationError,
 )
 
 # -- rate limiter --------------------------------------------------------------------------------
-from commerce_kit.resilience import (
-    LimitExceeded,
+from commerce_kit.resilience._rate_limit_policy import (
     RateLimit,
     RateLimitDecision,
-    RateLimiter,
     RateLimitStrategy,
-    format_retry_after,
 )
+from commerce_kit.resilience._rate_limiter import RateLimiter
 
 # isort: split
 # -- cache ---------------------------------------------------------------------------------------
-from commerce_kit.resilience import (
-    CacheStats,
-    EntryEvicted,
-    EvictionReason,
-    LoadFinished,
-    TTLCache,
-)
+from commerce_kit.resilience._cache import TTLCache
 
 # isort: split
 # -- circuit breaker -----------------------------------------------------------------------------
-from commerce_kit.resilience import (
-    BreakerRecord,
-    BreakerSnapshot,
-    BreakerStore,
-    CallFailed,
-    CallRejected,
-    CallSucceeded,
-    CircuitBreaker,
-    CircuitBreakerRegistry,
-    CircuitState,
-    MemoryBreakerStore,
-    StateChanged,
-)
+from commerce_kit.resilience._circuit_breaker import CircuitBreaker
+from commerce_kit.resilience._circuit_breaker_machine import CircuitState
+from commerce_kit.resilience._circuit_breaker_registry import CircuitBreakerRegistry
 
 # isort: split
 # -- retry ---------------------------------------------------------------------------------------
-from commerce_kit.resilience import (
-    Attempt,
-    GiveUpReason,
-    Jitter,
-    RetryBudget,
-    RetryGaveUp,
-    RetryLoop,
-    RetryScheduled,
-    retry,
-    retry_after_hint,
-    retrying,
-)
+from commerce_kit.resilience._retry import RetryPolicy, retry, retrying
+from commerce_kit.resilience._retry_budget import RetryBudget
 
 __all__ = [
-    "Attempt",
-    "BreakerRecord",
-    "BreakerSnapshot",
-    "BreakerStore",
-    "CacheStats",
-    "CallFailed",
-    "CallRejected",
-    "CallSucceeded",
     "CircuitBreaker",
     "CircuitBreakerRegistry",
     "CircuitOpenError",
     "CircuitState",
     "CommerceKitError",
-    "EntryEvicted",
-    "EvictionReason",
     "FeedError",
-    "FeedFormatError",
-    "FeedLimitError",
-    "GiveUpReason",
-    "Jitter",
-    "LimitExceeded",
-    "LoadFinished",
-    "MemoryBreakerStore",
     "NonIdempotentRetryError",
     "OutOfStockError",
-    "PaymentDeclinedError",
     "PaymentError",
-    "PaymentUnavailableError",
     "RateLimit",
     "RateLimitDecision",
     "RateLimitExceeded",
@@ -118,19 +68,10 @@ __all__ = [
     "RateLimiter",
     "RegistryError",
     "RetryBudget",
-    "RetryError",
-    "RetryGaveUp",
-    "RetryLoop",
-    "RetryScheduled",
-    "StateChanged",
+    "RetryPolicy",
     "TTLCache",
-    "UnknownFeedFormatError",
-    "UnknownPaymentMethodError",
-    "UnsafeFeedError",
     "WebhookVerificationError",
-    "format_retry_after",
     "retry",
-    "retry_after_hint",
     "retrying",
 ]
 
@@ -138,7 +79,9 @@ __all__ = [
 # last-resort handler when the application has not set logging up.
 logging.getLogger("commerce_kit").addHandler(logging.NullHandler())
 
-_LAZY_SUBMODULES = frozenset({"feeds", "payments", "testing", "validation", "webhooks"})
+_LAZY_SUBMODULES = frozenset(
+    {"feeds", "http", "payments", "resilience", "testing", "typing", "validation", "webhooks"}
+)
 
 
 def __getattr__(name: str) -> Any:

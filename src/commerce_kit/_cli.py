@@ -15,18 +15,21 @@ from __future__ import annotations
 
 import argparse
 import os
+import stat
 import sys
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, TextIO
+from typing import IO, TYPE_CHECKING, Any, TextIO
 
 from commerce_kit._errors import CommerceKitError
+from commerce_kit.http._catalogue import user_message_for
 
 if TYPE_CHECKING:
-    from commerce_kit.feeds import FeedEvent, RecordSkipped
-    from commerce_kit.typing import FeedSource
-    from commerce_kit.validation import ValidationReport
+    from commerce_kit.feeds._adapter import FeedSource
+    from commerce_kit.feeds._parse import FeedEvent, RecordSkipped
+    from commerce_kit.feeds._record import FeedRecord
+    from commerce_kit.validation import RecordError
 
 __all__ = ["EXIT_INTERNAL", "EXIT_OK", "EXIT_REFUSED", "EXIT_REJECTED", "main"]
 
@@ -38,8 +41,9 @@ EXIT_INTERNAL = 3
 PROG = "commerce-kit"
 ISSUES = "https://github.com/commerce-kit/commerce-kit/issues"
 DEFAULT_SHOWN_ERRORS = 20
-# Skipped rows listed in the JSON report, like the errors the validator keeps.
+# Skipped rows and errors listed in the JSON report: the counts cover the rest.
 MAX_SKIPPED_LISTED = 1000
+MAX_ERRORS_LISTED = 1000
 # The column presets, named here so --help does not import pydantic; a test keeps them in step.
 COLUMN_PRESETS = ("magento", "shopify", "woocommerce")
 # Feeds smaller than this are read before a bar would be worth drawing.
@@ -189,7 +193,7 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         FeedProgress,
         parse_feed,
     )
-    from commerce_kit.validation import Validator  # noqa: PLC0415
+    from commerce_kit.validation import Product, Validator  # noqa: PLC0415
 
     path: str = args.path
     label = "<stdin>" if path == "-" else path
@@ -201,11 +205,23 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
         # parse_feed() refuses a str holding a line break (feed text passed by mistake); a name
         # may hold one, so such a path goes as a path object (which would read "" as ".").
         source = Path(path) if "\n" in path or "\r" in path else path
+        if _is_empty_file(path):
+            _say(err, f"{PROG}: {label}: {EMPTY_FEED}")
+            return EXIT_REFUSED
     elif sys.stdin is None:  # started with standard input closed
         _say(err, f"{PROG}: {label}: standard input is closed")
         return EXIT_REFUSED
     else:
-        source = getattr(sys.stdin, "buffer", sys.stdin)
+        stdin = _Replayed(getattr(sys.stdin, "buffer", sys.stdin))
+        try:
+            empty = stdin.is_empty()
+        except OSError as error:
+            _say(err, f"{PROG}: {label}: {_refusal(error)}")
+            return EXIT_REFUSED
+        if empty:
+            _say(err, f"{PROG}: {label}: {EMPTY_FEED}")
+            return EXIT_REFUSED
+        source = stdin
     bar = None
     if not args.no_progress and err.isatty():
         bar = ProgressBar(err, label)
@@ -223,9 +239,18 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
 
     defaults = {"currency": args.currency} if args.currency else None
     columns = None if args.columns == "none" else args.columns
+    tally = _Tally(
+        MAX_ERRORS_LISTED if args.json else args.max_errors or None,
+        _ColumnCheck(
+            tuple(name for name, field in Product.model_fields.items() if field.is_required()),
+            tuple(name for name, field in Product.model_fields.items() if not field.is_required()),
+        ),
+    )
     try:
         records = parse_feed(source, format=args.format, hooks=[on_feed_event], columns=columns)
-        report = Validator(defaults=defaults).validate(records)
+        validator = Validator(defaults=defaults)
+        for result in validator.iter_validate(tally.columns.watch(records)):
+            tally.add(result.errors)
     except (CommerceKitError, OSError) as error:
         refusal: CommerceKitError | OSError | None = error
     else:
@@ -233,14 +258,204 @@ def _validate(args: argparse.Namespace, out: TextIO, err: TextIO) -> int:
     finally:
         if bar is not None:
             bar.close()
-    if refusal is not None:
-        _say(err, f"{PROG}: {label}: {_refusal(refusal)}")
-        return EXIT_REFUSED
-    if args.json:
-        _say(out, _json_report(report, read))
-    else:
-        _say(out, _text_report(report, label, read, args.max_errors, hint=not args.currency))
-    return EXIT_OK if report.rejected == 0 else EXIT_REJECTED
+    try:
+        if refusal is not None:
+            _say(err, f"{PROG}: {label}: {_refusal(refusal)}")
+            return EXIT_REFUSED
+        if args.json:
+            _write_json_report(out, tally, read)
+        else:
+            _write_text_report(out, tally, label, read, hint=not args.currency)
+    finally:
+        tally.close()
+    return EXIT_OK if tally.rejected == 0 else EXIT_REJECTED
+
+
+EMPTY_FEED = "the feed is empty: there is nothing to validate"
+
+
+def _is_empty_file(path: str) -> bool:
+    """Whether ``path`` is a regular file holding nothing but blank space.
+
+    Anything else (a missing file, a directory, a pipe) is left for the feed reader to report.
+    """
+    try:
+        file_path = Path(path)
+        info = file_path.stat()
+        if not stat.S_ISREG(info.st_mode) or info.st_size > _BLANK_PROBE_BYTES:
+            return False
+        with file_path.open("rb") as file:
+            return not file.read(_BLANK_PROBE_BYTES).strip()
+    except (OSError, ValueError):
+        return False
+
+
+# A feed this short is read whole to tell whether it holds anything but blank space.
+_BLANK_PROBE_BYTES = 64 * 1024
+
+
+class _Replayed:
+    """A binary reader over standard input whose first bytes were read ahead, to tell emptiness.
+
+    Standard input cannot be sought back, so what was read to look is handed out again first.
+    """
+
+    __slots__ = ("_head", "_reader")
+
+    def __init__(self, reader: Any) -> None:
+        self._reader = reader
+        self._head = b""
+
+    def is_empty(self) -> bool:
+        """Read ahead and tell whether the stream holds nothing but blank space."""
+        head = self._reader.read(_BLANK_PROBE_BYTES)
+        head = head.encode() if isinstance(head, str) else bytes(head or b"")
+        self._head = head
+        return len(head) < _BLANK_PROBE_BYTES and not head.strip()
+
+    def read(self, size: int = -1, /) -> bytes:
+        """Return up to ``size`` bytes: the bytes read ahead first, then the stream's."""
+        if self._head:
+            if size < 0:
+                rest = self._reader.read()
+                data = self._head + (rest.encode() if isinstance(rest, str) else rest)
+                self._head = b""
+                return data
+            data, self._head = self._head[:size], self._head[size:]
+            return data
+        data = self._reader.read(size)
+        return data.encode() if isinstance(data, str) else data
+
+
+class _ColumnCheck:
+    """Watches the records for a column the schema knows, to explain a feed matching none.
+
+    Only the first record with data is remembered (its column names), and the check stops at
+    the first record holding a known field, so it costs nothing per record once satisfied.
+    """
+
+    __slots__ = ("expected", "found", "matched", "required")
+
+    def __init__(self, required: tuple[str, ...], optional: tuple[str, ...]) -> None:
+        self.required = required
+        self.expected = required + optional
+        self.found: tuple[str, ...] | None = None
+        self.matched = False
+
+    def watch(self, records: Iterable[FeedRecord]) -> Iterator[FeedRecord]:
+        """Yield ``records`` unchanged, checking their columns until one is a known field."""
+        records = iter(records)
+        known = frozenset(self.expected)
+        for record in records:
+            data = record.data
+            if data:
+                if self.found is None:
+                    self.found = tuple(str(key) for key in data)
+                if not known.isdisjoint(data):
+                    self.matched = True
+                    yield record
+                    yield from records
+                    return
+            yield record
+
+    @property
+    def none_matched(self) -> bool:
+        """Whether records with columns were read and no column was a field the schema knows."""
+        return self.found is not None and not self.matched
+
+    def hint(self) -> str:
+        """One line: no column matched, the feed's columns, the fields expected."""
+        found = self.found or ()
+        shown = ", ".join(found[:MAX_COLUMNS_SHOWN]) + (
+            ", ..." if len(found) > MAX_COLUMNS_SHOWN else ""
+        )
+        optional = self.expected[len(self.required) :]
+        return (
+            f"hint: no column is a product field (the feed's columns: {shown}); expected "
+            f"{', '.join(self.required)}, and optionally {', '.join(optional)}; or a shop "
+            f"export's ({', '.join(COLUMN_PRESETS)})"
+        )
+
+
+# Column names a hint quotes, and the JSON report lists, of a feed whose columns matched nothing.
+MAX_COLUMNS_SHOWN = 8
+MAX_COLUMNS_LISTED = 100
+
+
+class _Tally:
+    """The report's counts and errors, kept as the records are validated, in bounded memory.
+
+    At most ``limit`` errors are kept in memory; with no limit (``--max-errors 0``) every error
+    line is written to a temporary file that stays in memory while small, so the report still
+    lists them all.
+    """
+
+    __slots__ = (
+        "columns",
+        "currency_missing",
+        "error_count",
+        "kept",
+        "limit",
+        "records",
+        "rejected",
+        "spool",
+    )
+
+    def __init__(self, limit: int | None, columns: _ColumnCheck) -> None:
+        self.limit = limit
+        self.columns = columns
+        self.records = self.rejected = self.error_count = 0
+        self.kept: list[RecordError] = []
+        self.spool: IO[str] | None = None
+        self.currency_missing = False
+
+    @property
+    def accepted(self) -> int:
+        return self.records - self.rejected
+
+    def add(self, errors: Sequence[RecordError]) -> None:
+        """Count one record, and keep (or spool) its errors."""
+        self.records += 1
+        if not errors:
+            return
+        self.rejected += 1
+        self.error_count += len(errors)
+        if not self.currency_missing:
+            self.currency_missing = any(
+                error.field == "currency" and error.code == "field.missing" for error in errors
+            )
+        limit = self.limit
+        if limit is None:
+            if self.spool is None:
+                import tempfile  # noqa: PLC0415 - only --max-errors 0 spools
+
+                self.spool = tempfile.SpooledTemporaryFile(  # noqa: SIM115 - closed by close()
+                    max_size=_SPOOL_IN_MEMORY, mode="w+", encoding="utf-8", errors="surrogatepass"
+                )
+            self.spool.writelines(_one_line(error.message) + "\n" for error in errors)
+        elif len(self.kept) < limit:
+            self.kept.extend(errors[: limit - len(self.kept)])
+
+    def error_lines(self) -> Iterator[str]:
+        """The listed errors' messages, in feed order."""
+        if self.spool is None:
+            yield from (_one_line(error.message) for error in self.kept)
+            return
+        self.spool.seek(0)
+        for line in self.spool:
+            yield line.rstrip("\n")
+
+    @property
+    def listed(self) -> int:
+        return self.error_count if self.limit is None else len(self.kept)
+
+    def close(self) -> None:
+        if self.spool is not None:
+            self.spool.close()
+
+
+# Error lines of --max-errors 0 kept in memory before they go to a temporary file.
+_SPOOL_IN_MEMORY = 1024 * 1024
 
 
 class _ReadAs:
@@ -285,49 +500,67 @@ def _refusal(error: CommerceKitError | OSError) -> str:
     if isinstance(error, OSError):
         return f"cannot be read ({_one_line(error.strerror or str(error))})"
     detail = _one_line(str(error))
-    return f"{error.user_message.rstrip('.')}: {detail}" if detail else error.user_message
+    message = user_message_for(error).message
+    return f"{message.rstrip('.')}: {detail}" if detail else message
 
 
-def _text_report(
-    report: ValidationReport[Any], label: str, read: _ReadAs, shown: int, *, hint: bool
-) -> str:
+def _write_text_report(
+    out: TextIO, tally: _Tally, label: str, read: _ReadAs, *, hint: bool
+) -> None:
     name = read.describe(label)
     skipped = read.skipped_lines()
-    if report.records == 0:
-        return "\n".join([f"{name}: no records found", *skipped])
-    head = f"{name}: {_records(report.records)}, {len(report.accepted)} accepted"
-    if report.rejected == 0:
-        return "\n".join([f"{head}, all valid", *skipped])
-    lines = [f"{head}, {report.rejected} rejected", *skipped]
-    errors = report.errors if shown == 0 else report.errors[:shown]
-    lines.extend(_one_line(error.message) for error in errors)
-    more = report.error_count - len(errors)
+    if tally.records == 0:
+        _say(out, "\n".join([f"{name}: no records found", *skipped]))
+        return
+    head = f"{name}: {_records(tally.records)}, {tally.accepted} accepted"
+    if tally.rejected == 0:
+        _say(out, "\n".join([f"{head}, all valid", *skipped]))
+        return
+    columns_unmatched = tally.columns.none_matched
+    lines = [f"{head}, {tally.rejected} rejected", *skipped]
+    if columns_unmatched:
+        lines.append(tally.columns.hint())
+    _say(out, "\n".join(lines))
+    for line in tally.error_lines():
+        _say(out, line, flush=False)
+    more = tally.error_count - tally.listed
     if more:
-        lines.append(f"... and {more} more")
-    if hint and any(
-        error.field == "currency" and error.code == "field.missing" for error in report.errors
-    ):
-        lines.append(
+        _say(out, f"... and {more} more", flush=False)
+    if hint and tally.currency_missing and not columns_unmatched:
+        _say(
+            out,
             "hint: the feed names no currency; if all its prices are in one, give it with "
-            "--currency (such as --currency USD)"
+            "--currency (such as --currency USD)",
+            flush=False,
         )
-    return "\n".join(lines)
+    out.flush()
 
 
 def _records(count: int) -> str:
     return "1 record" if count == 1 else f"{count} records"
 
 
-def _json_report(report: ValidationReport[Any], read: _ReadAs) -> str:
+def _write_json_report(out: TextIO, tally: _Tally, read: _ReadAs) -> None:
     import json  # noqa: PLC0415
 
+    check = tally.columns
+    unmatched = (
+        {
+            "message": check.hint().removeprefix("hint: "),
+            "found": list((check.found or ())[:MAX_COLUMNS_LISTED]),
+            "expected": list(check.expected),
+        }
+        if check.none_matched
+        else None
+    )
     document = {
         "format": read.format,
         "columns": read.columns,
-        "records": report.records,
-        "accepted": len(report.accepted),
-        "rejected": report.rejected,
-        "error_count": report.error_count,
+        "unmatched_columns": unmatched,
+        "records": tally.records,
+        "accepted": tally.accepted,
+        "rejected": tally.rejected,
+        "error_count": tally.error_count,
         "errors": [
             {
                 "line": error.line,
@@ -336,12 +569,12 @@ def _json_report(report: ValidationReport[Any], read: _ReadAs) -> str:
                 "code": error.code,
                 "message": error.message,
             }
-            for error in report.errors
+            for error in tally.kept
         ],
         "skipped": read.skipped,
         "skipped_rows": read.skipped_rows,
     }
-    return json.dumps(document)  # ASCII-only: valid JSON whatever the terminal encoding
+    _say(out, json.dumps(document))  # ASCII-only: valid JSON whatever the terminal encoding
 
 
 def _one_line(text: str) -> str:
@@ -358,30 +591,39 @@ def _detach_stdout() -> None:
         pass
 
 
-def _say(stream: TextIO, text: str) -> None:
+def _say(stream: TextIO, text: str, *, flush: bool = True) -> None:
     """Write a line, escaping what the stream's encoding cannot carry instead of failing."""
     try:
         stream.write(text + "\n")
     except UnicodeEncodeError:
         encoding = getattr(stream, "encoding", None) or "ascii"
         stream.write(text.encode(encoding, "backslashreplace").decode(encoding) + "\n")
-    stream.flush()
+    if flush:
+        stream.flush()
 
 
 class ProgressBar:
-    """A one-line progress bar drawn on a terminal with carriage returns.
+    """A one-line progress bar on a terminal, fitted to its width and redrawn in place.
 
-    It draws only for feeds of unknown size or of at least :data:`PROGRESS_MIN_BYTES`, at most
-    ten times a second, and :meth:`close` wipes the line, so the report starts on a clean one.
+    It is drawn with :mod:`rich`, imported when the first frame is drawn, so a command that
+    draws none (small feeds, no terminal) never loads it. It draws only for feeds of unknown
+    size or of at least :data:`PROGRESS_MIN_BYTES`, at most ten times a second; every frame
+    replaces the one before (a carriage return and an erase, never a new line), a long label is
+    cut from the left to keep the file name, and :meth:`close` erases the bar, so the report
+    starts on a clean line.
 
     Args:
         stream: Where to draw (standard error).
         label: What is being read, shown before the bar.
         clock: Monotonic seconds, for throttling.
-        width: The bar's width in characters.
+        width: The terminal's width in characters; by default asked of the terminal.
+
+    .. versionchanged:: 0.2.0
+       Fits the terminal's width (``width`` is the terminal's, not the bar's) and is drawn with
+       rich.
     """
 
-    __slots__ = ("_clock", "_drawn", "_label", "_last", "_stream", "_width")
+    __slots__ = ("_clock", "_label", "_last", "_progress", "_stream", "_task", "_width")
 
     def __init__(
         self,
@@ -389,14 +631,62 @@ class ProgressBar:
         label: str,
         *,
         clock: Callable[[], float] = time.monotonic,
-        width: int = 30,
+        width: int | None = None,
     ) -> None:
         self._stream = stream
-        self._label = label if len(label) <= 40 else "..." + label[-37:]
+        self._label = label
         self._clock = clock
         self._width = width
         self._last: float | None = None
-        self._drawn = 0
+        self._progress: Any = None
+        self._task: Any = None
+
+    def _start(self, done: int, total: int | None) -> None:
+        # Rich costs ~0.1 s to import: paid only when a bar is drawn.
+        from rich.console import Console  # noqa: PLC0415
+        from rich.progress import (  # noqa: PLC0415
+            BarColumn,
+            DownloadColumn,
+            Progress,
+            ProgressColumn,
+            TaskProgressColumn,
+            TextColumn,
+        )
+        from rich.table import Column  # noqa: PLC0415
+
+        # The caller draws only on a terminal (the command checks isatty), so rich need not ask.
+        console = Console(
+            file=self._stream, width=self._width, highlight=False, force_terminal=True
+        )
+        width = console.width
+        # The label takes what the other columns leave, at least a few characters; at narrow
+        # widths the sizes, then the bar, are dropped, so the bar never wraps onto two lines.
+        others = 0 if width < 30 else 8 + (15 if width >= 60 else 0) + 12
+        room = max(width - others - 1, 4)
+        columns: list[ProgressColumn] = [
+            # The label goes in as the task's description, never as markup or a format string:
+            # a file name may hold "[" or "{".
+            TextColumn(
+                "{task.description}",
+                markup=False,
+                table_column=Column(no_wrap=True, overflow="crop", max_width=room),
+            )
+        ]
+        if width >= 30:
+            columns.append(BarColumn(bar_width=None, table_column=Column(min_width=8)))
+            columns.append(TaskProgressColumn(table_column=Column(no_wrap=True)))
+        if width >= 60:
+            columns.append(DownloadColumn(binary_units=True, table_column=Column(no_wrap=True)))
+        self._progress = Progress(
+            *columns,
+            console=console,
+            auto_refresh=False,  # no drawing thread: frames are drawn by update(), throttled
+            transient=True,  # stop() erases the bar
+            expand=True,
+        )
+        label = _clip_left(_encodable(self._label, self._stream), room)
+        self._task = self._progress.add_task(label, total=total, completed=done)
+        self._progress.start()
 
     def update(self, done: int, total: int | None) -> None:
         """Redraw for ``done`` bytes read of ``total`` (``None`` when unknown)."""
@@ -407,26 +697,30 @@ class ProgressBar:
         if self._last is not None and now - self._last < 0.1 and not finished:
             return
         self._last = now
-        if total:
-            fraction = min(done / total, 1.0)
-            filled = int(fraction * self._width)
-            bar = "#" * filled + "-" * (self._width - filled)
-            line = f"{self._label} [{bar}] {fraction:4.0%} {_size(done)} / {_size(total)}"
-        else:
-            line = f"{self._label} {_size(done)} read"
-        self._stream.write("\r" + line.ljust(self._drawn))
-        self._stream.flush()
-        self._drawn = len(line)
+        if self._progress is None:
+            self._start(done, total)  # starting draws the first frame
+            return
+        self._progress.update(self._task, completed=done, total=total)
+        self._progress.refresh()
 
     def close(self) -> None:
-        """Wipe the bar, if one was drawn."""
-        if self._drawn:
-            self._stream.write("\r" + " " * self._drawn + "\r")
-            self._stream.flush()
-            self._drawn = 0
+        """Erase the bar, if one was drawn."""
+        if self._progress is not None:
+            self._progress.stop()
+            self._progress = None
 
 
-def _size(count: int) -> str:
-    if count < 1024 * 1024:
-        return f"{count / 1024:.0f} KiB"
-    return f"{count / (1024 * 1024):.1f} MiB"
+def _encodable(text: str, stream: TextIO) -> str:
+    """``text`` with what the stream's encoding cannot carry escaped (a file name may hold it)."""
+    encoding = getattr(stream, "encoding", None) or "utf-8"
+    try:
+        return text.encode(encoding, "backslashreplace").decode(encoding)
+    except (LookupError, UnicodeError):
+        return text.encode("ascii", "backslashreplace").decode("ascii")
+
+
+def _clip_left(label: str, room: int) -> str:
+    """Cut ``label`` to ``room`` characters from the left, where a path says least."""
+    if len(label) <= room:
+        return label
+    return "..." + label[-(room - 3) :] if room > 3 else label[-room:]

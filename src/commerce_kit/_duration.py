@@ -34,3 +34,26 @@ def to_seconds(value: float | timedelta, *, name: str, allow_zero: bool = False)
         bound = ">= 0" if allow_zero else "> 0"
         raise ValueError(f"{name} must be {bound} seconds, got {seconds!r}")
     return seconds
+
+
+def to_finite(value: object, *, name: str, minimum: float) -> float:
+    """Return a number argument as a finite float of at least ``minimum``.
+
+    Args:
+        value: An int or a float (not a bool).
+        name: The argument's name, used in the error message.
+        minimum: The smallest value accepted.
+
+    Raises:
+        TypeError: ``value`` is not a number.
+        ValueError: ``value`` is below ``minimum``, NaN, infinite or beyond the float range.
+    """
+    if not isinstance(value, (int, float)) or isinstance(value, bool):
+        raise TypeError(f"{name} must be a number, got {type(value).__name__}")
+    try:
+        number = float(value)
+    except OverflowError:  # an int beyond the float range
+        number = math.inf
+    if not (math.isfinite(number) and number >= minimum):
+        raise ValueError(f"{name} must be a finite number >= {minimum:g}, got {number!r}")
+    return number

@@ -1,16 +1,16 @@
 """The exceptions commerce_kit raises, all rooted at :class:`CommerceKitError`.
 
-Every error carries a stable machine-readable ``code`` and a plain-language ``user_message`` that is
-safe to show an end user; the technical detail stays in ``str(error)`` for logs. Where a builtin
-exception fits, the error also inherits it, so ``except ValueError`` keeps working.
+Every error carries a stable machine-readable ``code``; the technical detail stays in
+``str(error)`` for logs. What an end user sees comes from one catalogue,
+:func:`commerce_kit.http.user_message_for`. Where a builtin exception fits, the error also
+inherits it, so ``except ValueError`` keeps working.
 
 The tree::
 
     CommerceKitError
     ├── RateLimitExceeded
     ├── CircuitOpenError
-    ├── RetryError
-    │   └── NonIdempotentRetryError (also ValueError)
+    ├── NonIdempotentRetryError (also ValueError)
     ├── RegistryError (also LookupError)
     ├── FeedError
     │   ├── FeedFormatError (also ValueError)
@@ -45,12 +45,13 @@ class CommerceKitError(Exception):
 
     Attributes:
         code: A stable, machine-readable identifier of the kind of failure.
-        user_message: A plain-language sentence that may be shown to an end user; it never
-            contains technical detail.
+
+    .. versionchanged:: 0.2.0
+       ``user_message`` moved out of the exceptions into one catalogue: use
+       ``commerce_kit.http.user_message_for(error).message``.
     """
 
     code: ClassVar[str] = "error"
-    user_message: ClassVar[str] = "Something went wrong. Please try again shortly."
 
     def __reduce__(self) -> tuple[object, ...]:
         # Exception pickles as ``type(self)(*self.args)``, which loses (or, when required, fails
@@ -68,7 +69,6 @@ class RateLimitExceeded(CommerceKitError):  # noqa: N818 - the name says what ha
     """
 
     code = "rate_limited"
-    user_message = "Too many requests. Please wait and try again."
 
     def __init__(self, message: str, *, retry_after: float) -> None:
         super().__init__(message)
@@ -85,7 +85,6 @@ class CircuitOpenError(CommerceKitError):
     """
 
     code = "service_unavailable"
-    user_message = "System experiencing high traffic. Please try again shortly."
 
     def __init__(self, message: str, *, name: str, retry_after: float) -> None:
         super().__init__(message)
@@ -93,18 +92,16 @@ class CircuitOpenError(CommerceKitError):
         self.retry_after = retry_after
 
 
-class RetryError(CommerceKitError):
-    """Base class for errors about how a retry is configured or used."""
-
-    code = "retry_error"
-
-
-class NonIdempotentRetryError(RetryError, ValueError):
+class NonIdempotentRetryError(CommerceKitError, ValueError):
     """A call marked non-idempotent would have been retried without an idempotency key.
 
     Raised by :func:`~commerce_kit.retry` with ``idempotent=False`` instead of the retry, chained
     from the error that would have been retried (its ``__cause__``). Pass an idempotency key
     that the service deduplicates by, or let the error through.
+
+    .. versionchanged:: 0.2.0
+       Derives from :class:`CommerceKitError` and :class:`ValueError` directly: ``RetryError``,
+       its former base that nothing raised, is removed.
     """
 
     code = "non_idempotent_retry"
@@ -125,7 +122,6 @@ class FeedError(CommerceKitError):
     """
 
     code = "feed_error"
-    user_message = "The feed could not be read."
 
     def __init__(self, message: str, *, line: int | None = None) -> None:
         super().__init__(message)
@@ -142,7 +138,6 @@ class FeedFormatError(FeedError, ValueError):
     """
 
     code = "feed_format"
-    user_message = "The feed is not valid in its format."
 
     def __init__(self, message: str, *, line: int | None = None, column: int | None = None) -> None:
         super().__init__(message, line=line)
@@ -160,7 +155,6 @@ class UnsafeFeedError(FeedFormatError):
     """
 
     code = "feed_unsafe"
-    user_message = "The feed was refused because it contains unsafe XML constructs."
 
     def __init__(self, message: str, *, attack: str = "unsafe", line: int | None = None) -> None:
         super().__init__(message, line=line)
@@ -179,7 +173,6 @@ class FeedLimitError(FeedError, ValueError):
     """
 
     code = "feed_limit"
-    user_message = "The feed is too large."
 
     def __init__(
         self, message: str, *, limit: str = "", maximum: int = 0, line: int | None = None
@@ -198,7 +191,6 @@ class UnknownFeedFormatError(FeedError, LookupError):
     """
 
     code = "feed_unknown_format"
-    user_message = "The feed format is not supported."
 
     def __init__(self, message: str, *, supported: tuple[str, ...] = ()) -> None:
         super().__init__(message)
@@ -216,7 +208,6 @@ class WebhookVerificationError(CommerceKitError, ValueError):
     """
 
     code = "webhook_invalid"
-    user_message = "The webhook could not be verified."
 
     def __init__(self, message: str, *, reason: str = "invalid") -> None:
         super().__init__(message)
@@ -232,7 +223,6 @@ class OutOfStockError(CommerceKitError):
     """
 
     code = "out_of_stock"
-    user_message = "This item is no longer available."
 
     def __init__(self, message: str, *, item: str | None = None) -> None:
         super().__init__(message)
@@ -248,9 +238,6 @@ class PaymentError(CommerceKitError):
     """
 
     code = "payment_failed"
-    user_message = (
-        "Payment could not be processed. Please try again or use different payment method."
-    )
 
     def __init__(self, message: str, *, method: str | None = None) -> None:
         super().__init__(message)

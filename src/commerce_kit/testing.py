@@ -1,11 +1,13 @@
 """Helpers for testing code that uses commerce_kit, without real time passing.
 
-:class:`ManualClock` controls time. The sandbox payment providers
-(:class:`~commerce_kit.payments.SandboxCard`, :class:`~commerce_kit.payments.SandboxWallet`,
-:class:`~commerce_kit.payments.SandboxCrypto`, with failure injection and a ledger) are re-exported
-here too, loaded on first use so this module stays free of the payments layer until asked.
+:class:`ManualClock` controls time. The sandbox payment providers (:class:`SandboxCard`,
+:class:`SandboxWallet`, :class:`SandboxCrypto`, with failure injection and a :class:`LedgerEntry`
+per money movement) fake real providers; they load on first use, so this module stays free of
+the payments layer until asked.
 
 .. versionadded:: 0.1.0
+.. versionchanged:: 0.2.0
+   The one home of the payment sandboxes (no longer exported by :mod:`commerce_kit.payments`).
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ from typing import TYPE_CHECKING, Any
 from commerce_kit._duration import to_seconds
 
 if TYPE_CHECKING:
-    from commerce_kit.payments import (
+    from commerce_kit.payments._sandbox import (
         LedgerEntry,
         LedgerKind,
         SandboxCard,
@@ -51,9 +53,9 @@ _FROM_PAYMENTS = frozenset(
 
 def __getattr__(name: str) -> Any:
     if name in _FROM_PAYMENTS:
-        from commerce_kit import payments  # noqa: PLC0415 - the payments layer loads on first use
+        from commerce_kit.payments import _sandbox  # noqa: PLC0415 - payments load on first use
 
-        return getattr(payments, name)
+        return getattr(_sandbox, name)
     raise AttributeError(f"module 'commerce_kit.testing' has no attribute {name!r}")
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -98,6 +99,7 @@ def test_json_report_has_the_documented_fields(capsys: pytest.CaptureFixture[str
     assert {
         "format": "csv",
         "columns": None,
+        "unmatched_columns": None,
         "records": 4,
         "accepted": 1,
         "rejected": 3,
@@ -135,12 +137,62 @@ def test_a_default_currency_completes_feeds_without_one(capsys: pytest.CaptureFi
     assert (EXIT_REJECTED, EXIT_OK, "all valid") == (without, status, out.strip()[-9:])
 
 
-def test_an_empty_feed_says_no_records(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
-    path = tmp_path / "empty.ndjson"
-    path.write_bytes(b"")
-    assert (EXIT_OK, f"{path} (ndjson): no records found\n") == run(
+def test_a_feed_with_no_records_says_so(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    path = tmp_path / "none.json"
+    path.write_bytes(b"[]")
+    assert (EXIT_OK, f"{path} (json): no records found\n") == run(
         capsys, "feed", "validate", str(path)
     )[:2]
+
+
+EMPTY = "the feed is empty: there is nothing to validate"
+
+
+@pytest.mark.parametrize("suffix", [".csv", ".tsv", ".json", ".ndjson", ".xml", ".dat"])
+@pytest.mark.parametrize("content", [b"", b" \n\t\r\n"], ids=["0-bytes", "blank"])
+def test_an_empty_file_is_refused_in_one_line_whatever_its_suffix(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, suffix: str, content: bytes
+) -> None:
+    path = tmp_path / f"empty{suffix}"
+    path.write_bytes(content)
+    assert f"commerce-kit: {path}: {EMPTY}\n" == refused(capsys, str(path))
+
+
+@pytest.mark.parametrize("content", [b"", b"\n\n  \n"], ids=["0-bytes", "blank"])
+@pytest.mark.parametrize("fmt", [[], ["--format", "json"]], ids=["no-format", "json"])
+def test_empty_standard_input_is_refused_the_same_way(
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+    content: bytes,
+    fmt: list[str],
+) -> None:
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(content)))
+    assert f"commerce-kit: <stdin>: {EMPTY}\n" == refused(capsys, "-", *fmt)
+
+
+def test_standard_input_that_cannot_be_read_is_refused_in_one_line(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    class Failing(io.RawIOBase):
+        def readable(self) -> bool:
+            return True
+
+        def readinto(self, buffer: Any) -> int:
+            raise OSError(5, "Input/output error")
+
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BufferedReader(Failing())))
+    assert "commerce-kit: <stdin>: cannot be read (Input/output error)\n" == refused(capsys, "-")
+
+
+def test_standard_input_read_ahead_to_look_for_content_is_not_lost(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Longer than the bytes read ahead, and starting with blank space.
+    rows = "".join(f"SKU-{n},Mug {n},1.00,USD\n" for n in range(4_000))
+    feed = "\n" * 70_000 + "sku,title,price,currency\n" + rows
+    monkeypatch.setattr(sys, "stdin", io.TextIOWrapper(io.BytesIO(feed.encode())))
+    status, out, _ = run(capsys, "feed", "validate", "-", "--format", "csv")
+    assert (EXIT_OK, "<stdin> (csv): 4000 records, 4000 accepted, all valid\n") == (status, out)
 
 
 def test_standard_input_is_read_for_a_dash(
@@ -301,6 +353,72 @@ def test_the_json_report_lists_at_most_a_thousand_skipped_rows(
     assert (1_005, 1_000) == (report["skipped"], len(report["skipped_rows"]))
 
 
+COLUMN_HINT = (
+    "hint: no column is a product field (the feed's columns: {found}); expected sku, title, "
+    "currency, price, and optionally description, stock, url, image_url, brand, gtin; or a shop "
+    "export's (magento, shopify, woocommerce)"
+)
+
+
+def test_a_feed_whose_columns_match_nothing_says_so_in_one_line(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "other.ndjson"
+    path.write_text('{"Artikel": "A-1", "Preis": "3.00"}\n{"Artikel": "A-2", "Preis": "4.00"}\n')
+    status, out, _ = run(capsys, "feed", "validate", str(path))
+    lines = out.splitlines()
+    assert (EXIT_REJECTED, COLUMN_HINT.format(found="Artikel, Preis")) == (status, lines[1])
+    assert "hint: the feed names no currency" not in out  # the column hint explains it all
+
+
+def test_the_json_report_names_the_unmatched_columns_and_the_expected_ones(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "other.csv"
+    path.write_text("a,b,c,d,e,f,g,h,i,j\n" + "1,2,3,4,5,6,7,8,9,10\n")
+    report = json.loads(run(capsys, "feed", "validate", str(path), "--json")[1])
+    assert {
+        "message": COLUMN_HINT.format(found="a, b, c, d, e, f, g, h, ...")[len("hint: ") :],
+        "found": list("abcdefghij"),
+        "expected": [
+            "sku",
+            "title",
+            "currency",
+            "price",
+            "description",
+            "stock",
+            "url",
+            "image_url",
+            "brand",
+            "gtin",
+        ],
+    } == report["unmatched_columns"]
+
+
+def test_one_known_column_is_enough_to_give_no_column_hint(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    path = tmp_path / "partial.csv"
+    path.write_text("Artikel,price\nA-1,3.00\n")
+    _, out, _ = run(capsys, "feed", "validate", str(path))
+    _, as_json, _ = run(capsys, "feed", "validate", str(path), "--json")
+    assert ("no column" in out, None) == (False, json.loads(as_json)["unmatched_columns"])
+
+
+def test_the_saleor_sample_is_explained_not_just_listed(capsys: pytest.CaptureFixture[str]) -> None:
+    path = vectors_dir() / "feeds" / "saleor_populatedb_products_subset.json"
+    status, out, _ = run(capsys, "feed", "validate", str(path), "--max-errors", "1")
+    report = json.loads(run(capsys, "feed", "validate", str(path), "--json")[1])
+    assert (EXIT_REJECTED, COLUMN_HINT.format(found="model, pk, fields")) == (
+        status,
+        out.splitlines()[1],
+    )
+    assert (["model", "pk", "fields"], 776) == (
+        report["unmatched_columns"]["found"],
+        report["error_count"],
+    )
+
+
 def test_the_presets_the_command_offers_are_the_library_s() -> None:
     assert sorted(commerce_kit.feeds.FIELD_MAPS) == list(COLUMN_PRESETS)
 
@@ -373,7 +491,7 @@ def test_a_bug_in_commerce_kit_exits_3_with_a_hint_and_no_traceback(
     def broken(self: object, records: object, **kwargs: object) -> None:
         raise KeyError("model\nfield")
 
-    monkeypatch.setattr(commerce_kit.validation.Validator, "validate", broken)
+    monkeypatch.setattr(commerce_kit.validation.Validator, "iter_validate", broken)
     status, out, err = run(capsys, "feed", "validate", fixture("valid.csv"))
     assert (EXIT_INTERNAL, "", 1) == (status, out, len(err.splitlines()))
     assert err.startswith("commerce-kit: internal error (KeyError: 'model\\nfield'). This is a bug")
@@ -410,7 +528,7 @@ def test_a_long_internal_error_is_clipped_to_one_short_line(
     def broken(self: object, records: object, **kwargs: object) -> None:
         raise RuntimeError("x" * 5_000)
 
-    monkeypatch.setattr(commerce_kit.validation.Validator, "validate", broken)
+    monkeypatch.setattr(commerce_kit.validation.Validator, "iter_validate", broken)
     status, _, err = run(capsys, "feed", "validate", fixture("valid.csv"))
     assert (EXIT_INTERNAL, 1, True) == (status, len(err.splitlines()), len(err) < 400)
 
@@ -493,10 +611,26 @@ def test_a_large_feed_draws_a_progress_bar_on_a_terminal_and_wipes_it(
     monkeypatch.setattr(sys, "stderr", terminal)
     status = main(["feed", "validate", str(big_feed)])
     drawn = terminal.getvalue()
-    last = drawn.rstrip("\r ").rsplit("\r", 1)[-1]
-    assert (EXIT_OK, True, True) == (status, "[####" in drawn, drawn.endswith("\r"))
-    assert "100%" in last
+    assert (EXIT_OK, True, True) == (status, "100%" in drawn, drawn.endswith("\x1b[2K"))
     assert "all valid" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("columns", [24, 40, 72])
+def test_the_bar_fits_a_narrow_terminal_and_leaves_no_line_behind(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, big_feed: Path, columns: int
+) -> None:
+    folder = tmp_path / ("a-rather-long-folder-name-" * 3)
+    folder.mkdir()
+    path = folder / "partner-products-export-2024-with-a-long-name.csv"
+    shutil.copy(big_feed, path)
+    monkeypatch.setenv("COLUMNS", str(columns))  # what the terminal says its width is
+    terminal = Terminal()
+    monkeypatch.setattr(sys, "stderr", terminal)
+    main(["feed", "validate", str(path)])
+    drawn = terminal.getvalue()
+    shown = [re.sub(r"\x1b\[[0-9;?]*[A-Za-z]", "", part) for part in re.split(r"[\r\n]", drawn)]
+    assert [] == [part for part in shown if len(part.rstrip()) > columns]
+    assert (True, True) == ("..." in "".join(shown), drawn.count("\n") == drawn.count("\x1b[1A"))
 
 
 def test_no_progress_is_drawn_when_stderr_is_not_a_terminal(
@@ -522,9 +656,11 @@ def test_a_refused_feed_wipes_the_bar_before_the_message(
     terminal = Terminal()
     monkeypatch.setattr(sys, "stderr", terminal)
     status = main(["feed", "validate", str(path)])
-    assert (EXIT_REFUSED, True) == (
+    drawn, message = terminal.getvalue().rsplit("\x1b[2K", 1)
+    assert (EXIT_REFUSED, True, True) == (
         status,
-        terminal.getvalue().split("\r")[-1].startswith("commerce-kit: "),
+        "%" in drawn,
+        message.startswith("commerce-kit: "),
     )
 
 

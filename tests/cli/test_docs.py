@@ -17,7 +17,7 @@ SHELL_OPERATORS = {"|", ">", "<", "||", "&&"}
 
 
 def transcripts() -> list[tuple[str, list[str]]]:
-    """Each ``$ commerce-kit ...`` or ``$ echo $?`` line with the output shown under it."""
+    """Each ``$ ...`` command line with the output shown under it."""
     steps: list[tuple[str, list[str]]] = []
     for block in CONSOLE_BLOCK.findall(HOWTO.read_text(encoding="utf-8")):
         for line in block.splitlines():
@@ -40,6 +40,9 @@ def test_every_shown_command_prints_what_the_page_says(
         argv = shlex.split(command)
         if command == "echo $?":
             assert [str(status)] == shown, command
+        elif argv[0] == "touch":
+            for name in argv[1:]:
+                (tmp_path / name).touch()
         elif argv[0] == "commerce-kit" and shown and not SHELL_OPERATORS & set(argv):
             status = main(argv[1:])
             out, err = capsys.readouterr()
@@ -47,4 +50,4 @@ def test_every_shown_command_prints_what_the_page_says(
         else:
             continue  # installing, piping from curl, or output not shown
         checked.append(command)
-    assert 12 == len(checked)
+    assert 15 == len(checked)

@@ -8,9 +8,15 @@ from typing import Any
 
 import pytest
 
-from commerce_kit import FeedLimitError
-from commerce_kit.feeds import FeedAdapter, FeedAdapterRegistry, FeedLimits, FeedRecord, parse_feed
+from commerce_kit.feeds import (
+    FeedAdapterRegistry,
+    FeedLimitError,
+    FeedLimits,
+    FeedRecord,
+    parse_feed,
+)
 from commerce_kit.feeds._registry import builtin_adapters
+from commerce_kit.typing import FeedAdapter
 from tests.feeds.formats import SPECS, Spec, load_plugin
 
 KEYS = ["id", "title", "price", "link"]

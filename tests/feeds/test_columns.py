@@ -11,11 +11,10 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from commerce_kit import FeedFormatError
 from commerce_kit.feeds import (
     FIELD_MAPS,
-    FeedEvent,
     FeedFinished,
+    FeedFormatError,
     FieldMap,
     RecordSkipped,
     detect_field_map,
@@ -24,6 +23,7 @@ from commerce_kit.feeds import (
 )
 from commerce_kit.feeds._columns import Mapper, column_key
 from commerce_kit.feeds._record import make_record
+from commerce_kit.typing import FeedEvent
 from commerce_kit.validation import Validator
 
 Row = dict[str, object]

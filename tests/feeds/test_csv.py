@@ -9,8 +9,15 @@ from typing import Any
 
 import pytest
 
-from commerce_kit import FeedFormatError, FeedLimitError
-from commerce_kit.feeds import CsvAdapter, FeedLimits, FeedRecord, TsvAdapter, parse_feed
+from commerce_kit.feeds import (
+    CsvAdapter,
+    FeedFormatError,
+    FeedLimitError,
+    FeedLimits,
+    FeedRecord,
+    TsvAdapter,
+    parse_feed,
+)
 
 
 def read(data: bytes, format_name: str = "csv", **options: Any) -> list[FeedRecord]:

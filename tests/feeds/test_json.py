@@ -10,8 +10,14 @@ from unittest import mock
 
 import pytest
 
-from commerce_kit import FeedFormatError, FeedLimitError
-from commerce_kit.feeds import FeedLimits, JsonAdapter, NdjsonAdapter, parse_feed
+from commerce_kit.feeds import (
+    FeedFormatError,
+    FeedLimitError,
+    FeedLimits,
+    JsonAdapter,
+    NdjsonAdapter,
+    parse_feed,
+)
 from commerce_kit.feeds import _json as json_module
 
 Row = tuple[dict[str, object], int, int, str | None]

@@ -10,13 +10,14 @@ from typing import Any, BinaryIO
 
 import pytest
 
-from commerce_kit import FeedLimitError, UnknownFeedFormatError
 from commerce_kit.feeds import (
     FeedAdapterRegistry,
     FeedFinished,
+    FeedLimitError,
     FeedLimits,
     FeedProgress,
     FeedRecord,
+    UnknownFeedFormatError,
     parse_feed,
     parse_feed_text,
 )

@@ -17,20 +17,21 @@ import pytest
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, invariant, precondition, rule
 
-from commerce_kit import RegistryError, UnknownFeedFormatError
+from commerce_kit import RegistryError
 from commerce_kit.feeds import (
     CsvAdapter,
-    FeedAdapter,
     FeedAdapterRegistry,
     FeedLimits,
     FeedRecord,
     JsonAdapter,
+    UnknownFeedFormatError,
     XmlAdapter,
     parse_feed,
     registry,
 )
 from commerce_kit.feeds import _registry as registry_module
 from commerce_kit.feeds._registry import ENTRY_POINT_GROUP, builtin_adapters
+from commerce_kit.typing import FeedAdapter
 from tests._plugins import installed_plugin
 from tests.feeds.formats import PLUGIN_FILE
 

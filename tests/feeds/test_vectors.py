@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from commerce_kit.feeds import FeedEvent, FeedFinished, parse_feed
+from commerce_kit.feeds import FeedFinished, parse_feed
+from commerce_kit.typing import FeedEvent
 from commerce_kit.validation import Product, ValidationReport, Validator
 
 CSV_FEEDS = {

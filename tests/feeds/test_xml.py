@@ -20,8 +20,15 @@ from defusedxml import (  # type: ignore[import-untyped]
 )
 from defusedxml import ElementTree as DefusedElementTree
 
-from commerce_kit import FeedFormatError, FeedLimitError, UnsafeFeedError
-from commerce_kit.feeds import FeedLimits, XmlAdapter, parse_feed, parse_feed_text
+from commerce_kit.feeds import (
+    FeedFormatError,
+    FeedLimitError,
+    FeedLimits,
+    UnsafeFeedError,
+    XmlAdapter,
+    parse_feed,
+    parse_feed_text,
+)
 from commerce_kit.feeds._xml import _INSPECT_BYTES, _DoctypeInspector
 from commerce_kit.feeds._xml import refusal as mapped_refusal
 

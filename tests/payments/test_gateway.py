@@ -16,18 +16,11 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from commerce_kit import (
-    CircuitBreaker,
-    CircuitBreakerRegistry,
-    CircuitOpenError,
-    CircuitState,
-    PaymentDeclinedError,
-    PaymentUnavailableError,
-    UnknownPaymentMethodError,
-)
+from commerce_kit import CircuitBreaker, CircuitBreakerRegistry, CircuitOpenError, CircuitState
+from commerce_kit.http import user_message_for
 from commerce_kit.payments import (
     PaymentAttempted,
-    PaymentEvent,
+    PaymentDeclinedError,
     PaymentFinished,
     PaymentGateway,
     PaymentMethodRegistry,
@@ -35,13 +28,13 @@ from commerce_kit.payments import (
     PaymentOutcome,
     PaymentRequest,
     PaymentResult,
+    PaymentUnavailableError,
     RefundResult,
-    SandboxCard,
-    SandboxWallet,
     SyncPaymentStrategy,
-    user_message_for,
+    UnknownPaymentMethodError,
 )
-from commerce_kit.testing import ManualClock
+from commerce_kit.testing import ManualClock, SandboxCard, SandboxWallet
+from commerce_kit.typing import PaymentEvent
 
 SERVICE_UNAVAILABLE = "System experiencing high traffic. Please try again shortly."
 PAYMENT_FAILED = "Payment could not be processed. Please try again or use different payment method."
@@ -52,14 +45,14 @@ class Setup:
 
     def __init__(self, **gateway_options: object) -> None:
         self.clock = ManualClock()
-        self.card = SandboxCard(sleep=self.clock.sleep, async_sleep=self.clock.asleep)
+        self.card = SandboxCard(sleep=self.clock.sleep, asleep=self.clock.asleep)
         self.methods = PaymentMethodRegistry(entry_point_group=None)
         self.methods.register(self.card)
         self.events: list[PaymentEvent] = []
         options: dict[str, object] = {
             "clock": self.clock,
             "sleep": self.clock.sleep,
-            "async_sleep": self.clock.asleep,
+            "asleep": self.clock.asleep,
             "random": random.Random(0).random,
             "hooks": [self.events.append],
             **gateway_options,
@@ -167,7 +160,7 @@ def test_exhausted_builtin_errors_become_payment_unavailable_with_the_cause(setu
     with pytest.raises(PaymentUnavailableError) as caught:
         setup.gateway.charge(Flaky(3, ConnectionRefusedError("refused")), _request())
     assert ("flaky", ConnectionRefusedError) == (caught.value.method, type(caught.value.__cause__))
-    assert PAYMENT_FAILED == user_message_for(caught.value).message
+    assert SERVICE_UNAVAILABLE == user_message_for(caught.value).message
 
 
 def test_a_provider_error_without_a_method_is_labelled(setup: Setup) -> None:
@@ -377,7 +370,7 @@ def test_a_hung_provider_answers_within_the_deadline_async() -> None:
 
     async def main() -> tuple[float, BaseException | None]:
         gate = never()
-        card = SandboxCard(latency=1.0, async_sleep=lambda _: gate.wait())  # type: ignore[arg-type,return-value]
+        card = SandboxCard(latency=1.0, asleep=lambda _: gate.wait())  # type: ignore[arg-type,return-value]
         gateway = _real_gateway(card)
         start = time.monotonic()
         try:

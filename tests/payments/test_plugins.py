@@ -17,19 +17,16 @@ from pathlib import Path
 
 import pytest
 
-from commerce_kit import PaymentDeclinedError
 from commerce_kit.payments import (
+    PaymentDeclinedError,
     PaymentGateway,
     PaymentMethodInfo,
     PaymentMethodRegistry,
     PaymentRequest,
     PaymentStatus,
-    PaymentStrategy,
-    SandboxCard,
-    SandboxCrypto,
-    SandboxWallet,
 )
-from commerce_kit.testing import ManualClock
+from commerce_kit.testing import ManualClock, SandboxCard, SandboxCrypto, SandboxWallet
+from commerce_kit.typing import PaymentStrategy
 from tests._plugins import installed_plugin
 
 PLUGIN = '''
@@ -38,7 +35,7 @@ PLUGIN = '''
 import threading
 from decimal import Decimal
 
-from commerce_kit import PaymentDeclinedError
+from commerce_kit.payments import PaymentDeclinedError
 from commerce_kit.payments import PaymentResult, PaymentStatus, RefundResult, SyncPaymentStrategy
 
 
@@ -100,7 +97,7 @@ NOT_A_STRATEGY = object()
 
 
 def card_clash():
-    from commerce_kit.payments import SandboxCard
+    from commerce_kit.testing import SandboxCard
 
     return SandboxCard(display_name="Card from a plugin")
 '''

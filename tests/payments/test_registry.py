@@ -7,16 +7,15 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from commerce_kit import RegistryError, UnknownPaymentMethodError
+from commerce_kit import RegistryError
 from commerce_kit.payments import (
     ENTRY_POINT_GROUP,
     PaymentMethodInfo,
     PaymentMethodRegistry,
-    SandboxCard,
-    SandboxCrypto,
-    SandboxWallet,
+    UnknownPaymentMethodError,
     registry,
 )
+from commerce_kit.testing import SandboxCard, SandboxCrypto, SandboxWallet
 
 
 def _fresh() -> PaymentMethodRegistry:

@@ -17,18 +17,21 @@ from hypothesis.stateful import (
     rule,
 )
 
-from commerce_kit import PaymentDeclinedError, PaymentUnavailableError
 from commerce_kit.payments import (
-    LedgerKind,
+    PaymentDeclinedError,
     PaymentRequest,
     PaymentStatus,
+    PaymentUnavailableError,
+)
+from commerce_kit.payments._sandbox import _luhn_valid
+from commerce_kit.testing import (
+    LedgerKind,
+    ManualClock,
     SandboxCard,
     SandboxCrypto,
     SandboxProvider,
     SandboxWallet,
 )
-from commerce_kit.payments._sandbox import _luhn_valid
-from commerce_kit.testing import ManualClock
 
 SANDBOXES = [SandboxCard, SandboxWallet, SandboxCrypto]
 
@@ -275,9 +278,9 @@ def test_latency_passes_through_the_injected_sleep() -> None:
     assert ([0.25, 0.25], 0.5) == (clock.sleeps, clock())
 
 
-def test_async_faces_wait_through_the_async_sleep() -> None:
+def test_async_faces_wait_through_asleep() -> None:
     clock = ManualClock()
-    card = SandboxCard(latency=0.5, sleep=clock.sleep, async_sleep=clock.asleep)
+    card = SandboxCard(latency=0.5, sleep=clock.sleep, asleep=clock.asleep)
 
     async def main() -> tuple[str, str]:
         paid = await card.acharge(_request())

@@ -10,15 +10,10 @@ from datetime import timedelta
 
 import pytest
 
-from commerce_kit import (
-    CacheStats,
-    EntryEvicted,
-    EvictionReason,
-    LoadFinished,
-    TTLCache,
-)
-from commerce_kit.resilience import CacheEvent
+from commerce_kit import TTLCache
+from commerce_kit.resilience import CacheStats, EntryEvicted, EvictionReason, LoadFinished
 from commerce_kit.testing import ManualClock
+from commerce_kit.typing import CacheEvent
 
 
 def make(

@@ -21,8 +21,8 @@ from typing import Any, ParamSpec, TypeVar
 
 import pytest
 
-from commerce_kit import LoadFinished, TTLCache
-from commerce_kit.resilience import _cache
+from commerce_kit import TTLCache
+from commerce_kit.resilience import LoadFinished, _cache
 from commerce_kit.testing import ManualClock
 
 P = ParamSpec("P")

@@ -17,21 +17,21 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from hypothesis import assume, given
+from hypothesis import strategies as st
 
-from commerce_kit import (
+from commerce_kit import CircuitBreaker, CircuitOpenError, CircuitState
+from commerce_kit.resilience import (
     BreakerRecord,
     BreakerSnapshot,
     CallFailed,
     CallRejected,
     CallSucceeded,
-    CircuitBreaker,
-    CircuitOpenError,
-    CircuitState,
     MemoryBreakerStore,
     StateChanged,
 )
-from commerce_kit.resilience import BreakerEvent
 from commerce_kit.testing import ManualClock
+from commerce_kit.typing import BreakerEvent
 
 CLOSED = CircuitState.CLOSED
 OPEN = CircuitState.OPEN
@@ -120,6 +120,43 @@ def test_open_circuit_fails_fast_without_calling_the_function() -> None:
     assert [] == calls
     assert 17.5 == info.value.retry_after
     assert "payments" == info.value.name
+
+
+def test_waiting_retry_after_is_never_one_float_step_short() -> None:
+    """Opened at 0 with reset_timeout=0.9 and refused at 0.2, the hint was 0.7: 0.2 + 0.7 < 0.9."""
+    clock = ManualClock()
+    breaker = CircuitBreaker(reset_timeout=0.9, clock=clock)
+    breaker.open()
+    clock.advance(0.2)
+    with pytest.raises(CircuitOpenError) as info:
+        breaker.call(ok)
+    assert 0.2 + info.value.retry_after >= 0.9
+    clock.advance(info.value.retry_after)
+    assert "ok" == breaker.call(ok)
+
+
+@given(
+    opened_at=st.floats(min_value=0.0, max_value=1e7),
+    reset_timeout=st.floats(min_value=1e-3, max_value=1e5),
+    share=st.floats(min_value=0.0, max_value=1.0, exclude_max=True),
+)
+def test_a_clock_advanced_by_retry_after_always_admits_a_trial(
+    opened_at: float, reset_timeout: float, share: float
+) -> None:
+    clock = ManualClock(opened_at)
+    breaker = CircuitBreaker(reset_timeout=reset_timeout, clock=clock)
+    breaker.open()
+    clock.advance(share * reset_timeout)
+    refused_at = clock()
+    due = opened_at + reset_timeout
+    assume(refused_at < due)  # false only when the advance itself rounded up to the due time
+    hint = breaker.snapshot().retry_after
+    with pytest.raises(CircuitOpenError) as info:
+        breaker.call(ok)
+    assert hint == info.value.retry_after
+    assert refused_at + info.value.retry_after >= due
+    clock.advance(info.value.retry_after)
+    assert "ok" == breaker.call(ok)
 
 
 def test_circuit_is_half_open_exactly_at_the_reset_timeout_not_before() -> None:
@@ -372,10 +409,10 @@ def test_trial_outcomes_from_an_earlier_half_open_round_are_ignored() -> None:
         async def failing_trial() -> None:
             raise ProviderDownError
 
-        late = asyncio.create_task(breaker.call_async(slow_trial))
+        late = asyncio.create_task(breaker.acall(slow_trial))
         await asyncio.sleep(0)
         with pytest.raises(ProviderDownError):
-            await breaker.call_async(failing_trial)  # reopens; round 1 is over
+            await breaker.acall(failing_trial)  # reopens; round 1 is over
         clock.advance(10)
         assert HALF_OPEN == breaker.state  # round 2 begins
         gate.set()
@@ -774,12 +811,25 @@ def test_decorated_trials_go_through_the_full_path(decorated: bool) -> None:
     assert "ok" == sync_call()
     breaker.open()
     clock.advance(10)
-    async_call = breaker(aok) if decorated else functools.partial(breaker.call_async, aok)
+    async_call = breaker(aok) if decorated else functools.partial(breaker.acall, aok)
     assert "ok" == asyncio.run(async_call())
     assert CLOSED == breaker.state
 
 
-def test_call_async_counts_failures_and_fails_fast() -> None:
+def test_an_object_with_an_async_call_is_decorated_as_async() -> None:
+    class Charge:
+        async def __call__(self, amount: int) -> int:
+            raise ConnectionError(amount)
+
+    breaker = CircuitBreaker(failure_threshold=1, clock=ManualClock())
+    charge = breaker(Charge())
+    assert inspect.iscoroutinefunction(charge)
+    with pytest.raises(ConnectionError):
+        asyncio.run(charge(5))
+    assert OPEN == breaker.state
+
+
+def test_acall_counts_failures_and_fails_fast() -> None:
     clock = ManualClock()
     breaker = CircuitBreaker(failure_threshold=2, clock=clock)
 
@@ -790,12 +840,12 @@ def test_call_async_counts_failures_and_fails_fast() -> None:
         return "ok"
 
     async def scenario() -> None:
-        assert "ok" == await breaker.call_async(aok)
+        assert "ok" == await breaker.acall(aok)
         for _ in range(2):
             with pytest.raises(ProviderDownError):
-                await breaker.call_async(adown)
+                await breaker.acall(adown)
         with pytest.raises(CircuitOpenError):
-            await breaker.call_async(aok)
+            await breaker.acall(aok)
 
     asyncio.run(scenario())
     assert (1, 2, 1) == (
@@ -819,15 +869,15 @@ def test_cancelled_trial_frees_its_slot_and_is_not_counted() -> None:
         async def aok() -> str:
             return "ok"
 
-        task = asyncio.create_task(breaker.call_async(hangs))
+        task = asyncio.create_task(breaker.acall(hangs))
         await asyncio.sleep(0)
         with pytest.raises(CircuitOpenError):
-            await breaker.call_async(aok)
+            await breaker.acall(aok)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
             await task
         assert HALF_OPEN == breaker.state
-        assert "ok" == await breaker.call_async(aok)
+        assert "ok" == await breaker.acall(aok)
 
     asyncio.run(scenario())
     assert CLOSED == breaker.state
@@ -841,7 +891,7 @@ def test_cancellation_of_a_closed_call_is_not_counted() -> None:
         async def hangs() -> None:
             await asyncio.Event().wait()
 
-        task = asyncio.create_task(breaker.call_async(hangs))
+        task = asyncio.create_task(breaker.acall(hangs))
         await asyncio.sleep(0)
         task.cancel()
         with pytest.raises(asyncio.CancelledError):
@@ -1028,8 +1078,9 @@ def test_a_stored_closed_record_that_is_not_the_idle_object_still_works() -> Non
         ({"failure_rate_threshold": 0.5, "minimum_calls": 0}, ValueError, "minimum_calls"),
         ({"failure_rate_threshold": 0.5, "window_buckets": 0}, ValueError, "window_buckets"),
         ({"failure_on": KeyboardInterrupt}, TypeError, "Exception subclasses"),
-        ({"failure_on": (ValueError, 3)}, TypeError, "exception types"),
-        ({"failure_on": "ValueError"}, TypeError, "exception types or a predicate"),
+        ({"failure_on": (ValueError, 3)}, TypeError, "failure_on must list Exception subclasses"),
+        ({"failure_on": "ValueError"}, TypeError, "an exception type, a tuple of them or a"),
+        ({"failure_on": ()}, ValueError, "failure_on must name at least one exception type"),
         ({"exclude": ValueError()}, TypeError, "exclude must be exception types"),
         ({"name": ""}, ValueError, "name"),
     ],

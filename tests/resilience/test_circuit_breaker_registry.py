@@ -12,13 +12,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from commerce_kit import (
-    CircuitBreaker,
-    CircuitBreakerRegistry,
-    CircuitOpenError,
-    CircuitState,
-    MemoryBreakerStore,
-)
+from commerce_kit import CircuitBreaker, CircuitBreakerRegistry, CircuitOpenError, CircuitState
+from commerce_kit.resilience import MemoryBreakerStore
 from commerce_kit.testing import ManualClock
 
 
@@ -30,9 +25,9 @@ def down() -> None:
     raise ProviderDownError
 
 
-def registry(clock: ManualClock, max_size: int = 1024) -> CircuitBreakerRegistry:
+def registry(clock: ManualClock, maxsize: int = 1024) -> CircuitBreakerRegistry:
     factory = functools.partial(CircuitBreaker, failure_threshold=1, reset_timeout=30, clock=clock)
-    return CircuitBreakerRegistry(factory, max_size=max_size)
+    return CircuitBreakerRegistry(factory, maxsize=maxsize)
 
 
 def trip(breakers: CircuitBreakerRegistry, key: str) -> None:
@@ -62,7 +57,7 @@ def test_the_default_factory_makes_default_breakers() -> None:
 
 
 def test_the_least_recently_used_closed_breaker_is_dropped_past_max_size() -> None:
-    breakers = registry(ManualClock(), max_size=2)
+    breakers = registry(ManualClock(), maxsize=2)
     first = breakers.get("a")
     breakers.get("b")
     breakers.get("a")  # a is now more recent than b
@@ -72,7 +67,7 @@ def test_the_least_recently_used_closed_breaker_is_dropped_past_max_size() -> No
 
 
 def test_open_breakers_are_never_dropped_even_past_max_size() -> None:
-    breakers = registry(ManualClock(), max_size=2)
+    breakers = registry(ManualClock(), maxsize=2)
     trip(breakers, "a")
     trip(breakers, "b")
     breakers.get("c")
@@ -83,7 +78,7 @@ def test_open_breakers_are_never_dropped_even_past_max_size() -> None:
 
 
 def test_a_dropped_key_starts_afresh() -> None:
-    breakers = registry(ManualClock(), max_size=1)
+    breakers = registry(ManualClock(), maxsize=1)
     old = breakers.get("a")
     breakers.get("b")
     assert "a" not in breakers
@@ -92,7 +87,7 @@ def test_a_dropped_key_starts_afresh() -> None:
 
 @given(st.lists(st.sampled_from("abcdefgh"), max_size=40), st.integers(1, 4))
 def test_registry_keeps_what_an_lru_of_closed_breakers_keeps(keys: list[str], size: int) -> None:
-    breakers = registry(ManualClock(), max_size=size)
+    breakers = registry(ManualClock(), maxsize=size)
     model: OrderedDict[str, None] = OrderedDict()
     for key in keys:
         breakers.get(key)
@@ -136,19 +131,19 @@ def test_a_shared_store_shares_state_across_registries() -> None:
     assert CircuitState.OPEN == second.get("paypal").state
 
 
-@pytest.mark.parametrize("max_size", [0, -1])
-def test_max_size_below_one_is_refused(max_size: int) -> None:
-    with pytest.raises(ValueError, match="max_size"):
-        CircuitBreakerRegistry(max_size=max_size)
+@pytest.mark.parametrize("maxsize", [0, -1])
+def test_max_size_below_one_is_refused(maxsize: int) -> None:
+    with pytest.raises(ValueError, match="maxsize"):
+        CircuitBreakerRegistry(maxsize=maxsize)
 
 
 def test_max_size_must_be_an_int() -> None:
-    with pytest.raises(TypeError, match="max_size"):
-        CircuitBreakerRegistry(max_size=2.5)  # type: ignore[arg-type]
+    with pytest.raises(TypeError, match="maxsize"):
+        CircuitBreakerRegistry(maxsize=2.5)  # type: ignore[arg-type]
 
 
 def test_get_is_safe_under_threads() -> None:
-    breakers = registry(ManualClock(), max_size=4)
+    breakers = registry(ManualClock(), maxsize=4)
     seen: list[CircuitBreaker] = []
     lock = threading.Lock()
 
@@ -214,6 +209,20 @@ def test_protect_keeps_an_async_def_a_coroutine_function() -> None:
         asyncio.run(charge("paypal"))
     with pytest.raises(CircuitOpenError):
         asyncio.run(charge("paypal"))
+
+
+def test_protect_wraps_an_object_with_an_async_call_as_async() -> None:
+    breakers = registry(ManualClock())
+
+    class Charge:
+        async def __call__(self, method: str) -> str:
+            raise ProviderDownError
+
+    charge = breakers.protect(key=lambda method: method)(Charge())
+    assert inspect.iscoroutinefunction(charge)
+    with pytest.raises(ProviderDownError):
+        asyncio.run(charge("paypal"))
+    assert 1 == breakers.get("paypal").snapshot().failures
 
 
 def test_a_factory_may_use_the_registry_and_the_first_breaker_stored_wins() -> None:

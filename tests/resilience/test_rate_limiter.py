@@ -14,14 +14,14 @@ from typing import Any
 import pytest
 
 from commerce_kit import (
-    LimitExceeded,
     RateLimit,
     RateLimitDecision,
     RateLimiter,
     RateLimitExceeded,
     RateLimitStrategy,
-    format_retry_after,
 )
+from commerce_kit.http import format_retry_after
+from commerce_kit.resilience import HitDenied
 from commerce_kit.resilience._rate_limit_store import MemoryRateLimitStore, Op
 from commerce_kit.testing import ManualClock
 
@@ -515,15 +515,15 @@ def test_multi_with_one_policy_behaves_like_a_plain_limiter() -> None:
 
 
 def test_a_refused_hit_emits_limit_exceeded() -> None:
-    events: list[LimitExceeded] = []
+    events: list[HitDenied] = []
     limiter, _ = make(1, 60.0, hooks=[events.append])
     limiter.hit("user:7")
     limiter.hit("user:7", cost=1)
-    assert [LimitExceeded("user:7", limiter.policies[0], 1, 60.0)] == events
+    assert [HitDenied("user:7", limiter.policies[0], 1, 60.0)] == events
 
 
 def test_allowed_hits_emit_nothing() -> None:
-    events: list[LimitExceeded] = []
+    events: list[HitDenied] = []
     limiter, _ = make(3, 60.0, hooks=[events.append])
     limiter.hit("k")
     limiter.peek("k")
@@ -533,17 +533,17 @@ def test_allowed_hits_emit_nothing() -> None:
 def test_a_hook_that_raises_is_logged_and_the_others_still_run(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
-    events: list[LimitExceeded] = []
+    events: list[HitDenied] = []
 
-    def broken(event: LimitExceeded) -> None:
+    def broken(event: HitDenied) -> None:
         raise RuntimeError("boom")
 
     limiter, _ = make(1, 60.0, hooks=[broken, events.append])
     limiter.hit("k")
-    with caplog.at_level(logging.ERROR, logger="commerce_kit.rate_limit"):
+    with caplog.at_level(logging.ERROR, logger="commerce_kit.rate_limiter"):
         decision = limiter.hit("k")
     assert (False, 1) == (decision.allowed, len(events))
-    assert [f"hook {broken!r} failed on LimitExceeded"] == [r.getMessage() for r in caplog.records]
+    assert [f"hook {broken!r} failed on HitDenied"] == [r.getMessage() for r in caplog.records]
 
 
 def test_hooks_must_be_callable() -> None:
@@ -555,7 +555,7 @@ def test_hooks_must_be_callable() -> None:
 
 
 def test_async_faces_give_the_same_decisions() -> None:
-    events: list[LimitExceeded] = []
+    events: list[HitDenied] = []
     limiter, _ = make(2, 60.0, hooks=[events.append])
 
     async def main() -> list[object]:
@@ -637,8 +637,8 @@ def test_eight_threads_hammering_one_key_of_a_multi_limiter_get_the_tightest_lim
 # -- memory ----------------------------------------------------------------------------------------
 
 
-def test_a_flood_of_distinct_keys_never_exceeds_max_keys() -> None:
-    limiter, _ = make(5, 60.0, max_keys=100)
+def test_a_flood_of_distinct_keys_never_exceeds_maxsize() -> None:
+    limiter, _ = make(5, 60.0, maxsize=100)
     sizes = []
     for i in range(1000):
         limiter.hit(f"flood:{i}")
@@ -647,7 +647,7 @@ def test_a_flood_of_distinct_keys_never_exceeds_max_keys() -> None:
 
 
 def test_an_evicted_key_fails_open_with_a_fresh_budget() -> None:
-    limiter, _ = make(1, 60.0, max_keys=10)
+    limiter, _ = make(1, 60.0, maxsize=10)
     limiter.hit("victim")
     for i in range(10):
         limiter.hit(f"flood:{i}")
@@ -655,7 +655,7 @@ def test_an_evicted_key_fails_open_with_a_fresh_budget() -> None:
 
 
 def test_recently_used_keys_survive_a_flood_of_new_ones() -> None:
-    limiter, _ = make(1, 60.0, max_keys=10)
+    limiter, _ = make(1, 60.0, maxsize=10)
     limiter.hit("active")
     for i in range(20):
         limiter.hit(f"flood:{i}")
@@ -690,6 +690,22 @@ def test_keys_must_be_strings() -> None:
         limiter.hit(42)  # type: ignore[arg-type]
 
 
+@pytest.mark.parametrize("method", ["reset", "peek", "refund"])
+@pytest.mark.parametrize("store", [None, "dict"], ids=["memory", "custom"])
+def test_every_call_refuses_a_key_that_is_not_a_string(method: str, store: str | None) -> None:
+    """``reset(42)`` was silently ignored; every call now refuses such a key as ``hit`` does."""
+    limiter = RateLimiter(5, 60.0, clock=ManualClock(), store=DictStore() if store else None)
+    with pytest.raises(TypeError, match="keys must be str"):
+        getattr(limiter, method)(42)
+
+
+@pytest.mark.parametrize("method", ["ahit", "areset", "apeek", "arefund"])
+def test_every_async_call_refuses_a_key_that_is_not_a_string(method: str) -> None:
+    limiter = RateLimiter(5, 60.0, clock=ManualClock(), store=DictStore())
+    with pytest.raises(TypeError, match="keys must be str"):
+        asyncio.run(getattr(limiter, method)(42))
+
+
 def test_the_store_keeps_each_new_state_an_operation_returns() -> None:
     store = MemoryRateLimitStore(ttl=60.0)
     policy = RateLimit(10, 60)
@@ -702,13 +718,13 @@ def test_the_store_keeps_each_new_state_an_operation_returns() -> None:
 
 
 def test_store_arguments_are_validated() -> None:
-    with pytest.raises(TypeError, match="max_keys must be an int"):
-        MemoryRateLimitStore(ttl=1.0, max_keys=10.0)  # type: ignore[arg-type]
-    with pytest.raises(ValueError, match="max_keys must be >= 2"):
-        MemoryRateLimitStore(ttl=1.0, max_keys=1)
+    with pytest.raises(TypeError, match="maxsize must be an int"):
+        MemoryRateLimitStore(ttl=1.0, maxsize=10.0)  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="maxsize must be >= 2"):
+        MemoryRateLimitStore(ttl=1.0, maxsize=1)
     with pytest.raises(ValueError, match="ttl must be"):
         MemoryRateLimitStore(ttl=0.0)
-    assert 7 == MemoryRateLimitStore(ttl=1.0, max_keys=7).max_keys
+    assert 7 == MemoryRateLimitStore(ttl=1.0, maxsize=7).maxsize
 
 
 # -- another store ---------------------------------------------------------------------------------
@@ -744,7 +760,7 @@ def test_a_custom_store_validates_cost_like_the_default_one() -> None:
 
 def test_a_custom_store_runs_the_same_operations() -> None:
     store = DictStore()
-    events: list[LimitExceeded] = []
+    events: list[HitDenied] = []
     limiter = RateLimiter(1, 60.0, store=store, clock=ManualClock(), hooks=[events.append])
     assert [True, False] == [limiter.hit("k").allowed, limiter.hit("k").allowed]
     limiter.reset("k")
@@ -765,9 +781,57 @@ def test_exact_stays_exact_when_the_clock_steps_back() -> None:
 
 
 @pytest.mark.parametrize("strategy", ["exact", "sliding_counter", "gcra"])
-def test_a_window_near_the_float_maximum_is_accepted(strategy: str) -> None:
-    limiter = RateLimiter(1, 1e308, strategy=strategy, clock=ManualClock())  # type: ignore[arg-type]
-    assert [True, False] == [limiter.hit("k").allowed, limiter.hit("k").allowed]
+@pytest.mark.parametrize("window", [5e-324, 1e-310, 9.9e-7, 1.0000001e9, 1e308])
+def test_a_window_outside_the_accepted_range_is_refused_up_front(
+    strategy: str, window: float
+) -> None:
+    """Such windows used to be accepted, then divide by zero or overflow on a later call."""
+    with pytest.raises(ValueError, match="window must be from 1e-06 to 1e"):
+        RateLimiter(1, window, strategy=strategy)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("strategy", ["exact", "sliding_counter", "gcra"])
+@pytest.mark.parametrize("window", [1e-6, 1e9])
+def test_the_extreme_accepted_windows_work_to_the_headers(strategy: str, window: float) -> None:
+    clock = ManualClock(12345.678)
+    limiter = RateLimiter(2, window, strategy=strategy, clock=clock)  # type: ignore[arg-type]
+    assert [True, True, False] == [limiter.hit("k").allowed for _ in range(3)]
+    refused = limiter.hit("k")
+    headers = refused.headers(legacy=True)
+    assert 1 <= int(headers["Retry-After"]) <= 2**31
+    clock.advance(refused.retry_after)
+    assert limiter.hit("k").allowed
+
+
+@pytest.mark.parametrize(("name", "limit"), [("limit", 2**53 + 1), ("burst", 10**400)])
+def test_a_limit_beyond_exact_float_counting_is_refused(name: str, limit: int) -> None:
+    arguments: dict[str, Any] = {"limit": 5, "window": 60.0, "strategy": "gcra", name: limit}
+    with pytest.raises(ValueError, match=f"{name} must be <= 9007199254740992"):
+        RateLimiter(**arguments)
+
+
+def test_header_seconds_are_capped_at_two_to_the_31() -> None:
+    """A decision that far out still gives short headers (RFC 9111 caps delta-seconds so)."""
+    limiter = RateLimiter(1, 1e9, strategy="gcra", burst=2**40, clock=ManualClock())
+    limiter.hit("k", cost=2**40)
+    refused = limiter.hit("k")
+    assert refused.reset_after > 2**31
+    headers = refused.headers(legacy=True)
+    assert "2147483648" == headers["Retry-After"] or int(headers["Retry-After"]) <= 2**31
+    assert '"default";r=0;t=2147483648' == headers["RateLimit"]
+    assert "2147483648" == headers["X-RateLimit-Reset"]
+
+
+@pytest.mark.parametrize("strategy", ["exact", "sliding_counter", "gcra"])
+def test_remaining_is_a_whole_number_in_the_headers(strategy: str) -> None:
+    """The counting strategies wrote ``r=3.0``, which is not a Structured Field integer."""
+    limiter = RateLimiter(5, 60.0, strategy=strategy, clock=ManualClock())  # type: ignore[arg-type]
+    limiter.hit("k")
+    headers = limiter.hit("k").headers(legacy=True)
+    assert ('"default";r=3;t=', "3") == (
+        headers["RateLimit"][:16],
+        headers["X-RateLimit-Remaining"],
+    )
 
 
 def test_window_accepts_a_timedelta() -> None:

@@ -7,41 +7,46 @@ import math
 import pytest
 
 from commerce_kit import RateLimiter, RateLimitStrategy
-from commerce_kit.resilience._rate_limiter import _delay, _first_admitting
+from commerce_kit.resilience._rate_limit_strategies import first_admitting
+from commerce_kit.resilience._waits import wait_until
 
 
-def test_delay_is_exact_when_the_difference_is() -> None:
-    assert 2.5 == _delay(10.0, 12.5)
+def test_wait_until_is_exact_when_the_difference_is() -> None:
+    assert 2.5 == wait_until(10.0, 12.5)
 
 
-def test_delay_steps_up_when_the_difference_rounds_down() -> None:
+def test_wait_until_is_zero_once_the_due_reading_has_come() -> None:
+    assert (0.0, 0.0) == (wait_until(5.0, 5.0), wait_until(5.0, 4.0))
+
+
+def test_wait_until_steps_up_when_the_difference_rounds_down() -> None:
     now, target = 363.1643732157536, 6987709.112535766
     assert now + (target - now) < target  # the case this test is about
-    delay = _delay(now, target)
-    assert now + delay >= target
-    assert now + math.nextafter(delay, 0.0) < target
+    wait = wait_until(now, target)
+    assert now + wait >= target
+    assert now + math.nextafter(wait, 0.0) < target
 
 
-def test_delay_lands_just_after_a_target_no_delay_reaches() -> None:
+def test_wait_until_lands_just_after_a_target_no_delay_reaches() -> None:
     now, target = 540.3440417348102, 88361.90759926681
-    delay = _delay(now, target)
-    assert (True, False) == (now + delay > target, now + math.nextafter(delay, 0.0) >= target)
+    wait = wait_until(now, target)
+    assert (True, False) == (now + wait > target, now + math.nextafter(wait, 0.0) >= target)
 
 
 def test_first_admitting_walks_back_to_the_first_admitted_float() -> None:
     threshold = 1000.0
     guess = math.nextafter(math.nextafter(threshold, math.inf), math.inf)
-    assert threshold == _first_admitting(lambda t: t >= threshold, guess, 0.0)
+    assert threshold == first_admitting(lambda t: t >= threshold, guess, 0.0)
 
 
 def test_first_admitting_never_answers_at_or_before_now() -> None:
     now = 5.0
-    assert math.nextafter(now, math.inf) == _first_admitting(lambda t: True, 1.0, now)
+    assert math.nextafter(now, math.inf) == first_admitting(lambda t: True, 1.0, now)
 
 
 def test_a_wild_guess_costs_accuracy_but_never_hangs() -> None:
-    too_low = _first_admitting(lambda t: t >= 1.0, 0.5, 0.0)
-    too_high = _first_admitting(lambda t: True, 1.0, 0.0)
+    too_low = first_admitting(lambda t: t >= 1.0, 0.5, 0.0)
+    too_high = first_admitting(lambda t: True, 1.0, 0.0)
     assert 0.5 < too_low < 1.0
     assert 0.99 < too_high < 1.0
 

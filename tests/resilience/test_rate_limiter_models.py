@@ -16,7 +16,7 @@ from fractions import Fraction
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, event, given, settings, target
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     Bundle,
@@ -29,7 +29,7 @@ from hypothesis.stateful import (
 
 from commerce_kit import RateLimit, RateLimitDecision, RateLimiter, RateLimitStrategy
 from commerce_kit.resilience._rate_limit_store import Op
-from commerce_kit.resilience._rate_limiter import _counter_ops, _exact_ops, _gcra_ops
+from commerce_kit.resilience._rate_limit_strategies import counter_ops, exact_ops, gcra_ops
 
 # -- the models ------------------------------------------------------------------------------------
 
@@ -183,38 +183,84 @@ def reachable(now: float, reading: float) -> bool:
     return any(now + x == reading for x in (d, math.nextafter(d, 0.0), math.nextafter(d, math.inf)))
 
 
-def first_reading_admits(step: Step, state: object, now: float, cost: int) -> None:
+def first_reading_admits(step: Step, state: object, now: float, cost: int) -> bool:
     """Waiting ``retry_after`` admits the same hit, and no earlier reachable reading does.
 
     A clock advanced by a delay reads ``now + delay``. Usually the first admitting instant is
     such a reading; when float rounding makes it unreachable (a tie), the next one is the answer.
+
+    Returns:
+        Whether the hit was refused, so that there was something to check.
     """
     _, refused = step(state, now, cost, commit=False)
     if refused.allowed:
-        return
+        return False
     reading = now + refused.retry_after
     assert step(state, reading, cost, commit=False)[1].allowed
     before = math.nextafter(reading, -math.inf)
     if before > now and step(state, before, cost, commit=False)[1].allowed:
         assert not reachable(now, before)
+    return True
 
 
-@given(
-    limit=st.integers(min_value=1, max_value=5),
-    window=st.floats(min_value=1e-3, max_value=1e5),
-    start=floats_near,
-    steps=st.lists(st.tuples(gaps, costs), min_size=1, max_size=20),
-)
-def test_exact_retry_after_is_the_first_admitting_reading(
-    limit: int, window: float, start: float, steps: list[tuple[float, int]]
-) -> None:
-    step = _exact_ops(RateLimit(limit, window)).step
-    state: object = None
-    now = start
-    for gap, cost in steps:
-        now += gap
-        first_reading_admits(step, state, now, min(cost, limit))
-        state, _ = step(state, now, min(cost, limit))
+@dataclass
+class Tally:
+    """How many examples a property ran, and in how many its case occurred at all."""
+
+    examples: int = 0
+    exercised: int = 0
+
+    def record(self, checked: int) -> None:
+        """Count one example that checked ``checked`` refusals; steer towards more, skip none.
+
+        ``target`` makes hypothesis search for examples with many refusals, and ``assume``
+        discards an example with none, so the property cannot pass having checked nothing.
+        """
+        self.examples += 1
+        self.exercised += checked > 0
+        event("refusals checked: " + ("0" if not checked else "1-4" if checked < 5 else "5+"))
+        target(float(checked), label="refusals checked")
+        assume(checked > 0)
+
+    def assert_exercised(self) -> None:
+        # Hypothesis keeps generating until enough examples pass ``assume``; most must exercise
+        # the case by themselves, or the strategies above need work.
+        assert self.exercised >= 20
+        assert self.exercised >= self.examples // 2
+
+
+# The refused hit is the case these properties are about: draw steps that come back soon
+# enough after a hit (a share of the window) to be refused often.
+shares = st.floats(min_value=0.0, max_value=2.0, allow_nan=False, allow_infinity=False)
+
+
+def retry_after_property(make: Callable[[int, float], Step]) -> None:
+    """Check :func:`first_reading_admits` after each step of drawn hits, counting the checks."""
+    tally = Tally()
+
+    @given(
+        limit=st.integers(min_value=1, max_value=5),
+        window=st.floats(min_value=1e-3, max_value=1e5),
+        start=floats_near,
+        steps=st.lists(st.tuples(shares, costs), min_size=1, max_size=20),
+    )
+    def run(limit: int, window: float, start: float, steps: list[tuple[float, int]]) -> None:
+        step = make(limit, window)
+        state: object = None
+        now = start
+        checked = 0
+        for share, cost in steps:
+            now += share * window / limit
+            checked += first_reading_admits(step, state, now, min(cost, limit))
+            state, _ = step(state, now, min(cost, limit))
+        tally.record(checked)
+
+    run()
+    tally.assert_exercised()
+
+
+def test_exact_retry_after_is_the_first_admitting_reading() -> None:
+    retry_after_property(lambda limit, window: exact_ops(RateLimit(limit, window)).step)
 
 
 # -- sliding window counter ------------------------------------------------------------------------
@@ -266,22 +312,10 @@ def test_counter_stays_within_its_documented_bound(
         assert in_aligned <= limit
 
 
-@given(
-    limit=st.integers(min_value=1, max_value=5),
-    window=st.floats(min_value=1e-3, max_value=1e5),
-    start=floats_near,
-    steps=st.lists(st.tuples(gaps, costs), min_size=1, max_size=20),
-)
-def test_counter_retry_after_is_the_first_admitting_reading(
-    limit: int, window: float, start: float, steps: list[tuple[float, int]]
-) -> None:
-    step = _counter_ops(RateLimit(limit, window, strategy="sliding_counter")).step
-    state: object = None
-    now = start
-    for gap, cost in steps:
-        now += gap
-        first_reading_admits(step, state, now, min(cost, limit))
-        state, _ = step(state, now, min(cost, limit))
+def test_counter_retry_after_is_the_first_admitting_reading() -> None:
+    retry_after_property(
+        lambda limit, window: counter_ops(RateLimit(limit, window, strategy="sliding_counter")).step
+    )
 
 
 # -- GCRA ------------------------------------------------------------------------------------------
@@ -317,22 +351,10 @@ def test_gcra_matches_the_leaky_bucket(
         assert as_floats(expected) == as_outcome(actual)
 
 
-@given(
-    limit=st.integers(min_value=1, max_value=5),
-    window=st.floats(min_value=1e-3, max_value=1e5),
-    start=floats_near,
-    steps=st.lists(st.tuples(gaps, costs), min_size=1, max_size=20),
-)
-def test_gcra_retry_after_is_the_first_admitting_reading(
-    limit: int, window: float, start: float, steps: list[tuple[float, int]]
-) -> None:
-    step = _gcra_ops(RateLimit(limit, window, strategy="gcra")).step
-    state: object = None
-    now = start
-    for gap, cost in steps:
-        now += gap
-        first_reading_admits(step, state, now, min(cost, limit))
-        state, _ = step(state, now, min(cost, limit))
+def test_gcra_retry_after_is_the_first_admitting_reading() -> None:
+    retry_after_property(
+        lambda limit, window: gcra_ops(RateLimit(limit, window, strategy="gcra")).step
+    )
 
 
 @given(

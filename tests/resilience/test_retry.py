@@ -18,18 +18,20 @@ import pytest
 from commerce_kit import (
     CircuitBreaker,
     CircuitOpenError,
+    NonIdempotentRetryError,
+    RateLimitExceeded,
+    retry,
+)
+from commerce_kit.payments import PaymentUnavailableError
+from commerce_kit.resilience import (
     GiveUpReason,
     Jitter,
-    NonIdempotentRetryError,
-    PaymentUnavailableError,
-    RateLimitExceeded,
     RetryGaveUp,
     RetryScheduled,
-    retry,
     retry_after_hint,
 )
-from commerce_kit.resilience import RetryEvent
 from commerce_kit.testing import ManualClock
+from commerce_kit.typing import RetryEvent
 
 MODES = ("sync", "async")
 
@@ -263,6 +265,36 @@ def test_note_uses_the_singular_for_one_attempt(clock: ManualClock) -> None:
     assert "gave up on charge after 1 attempt: the error asked" in notes(error)[0]
 
 
+@needs_notes
+def test_repeated_give_ups_on_one_error_instance_keep_one_note(
+    mode: str, clock: ManualClock
+) -> None:
+    error = ConnectionError("down")  # a function may raise one cached instance again and again
+    decorator = manual(clock, on=ConnectionError, attempts=2, name="charge")
+    decorated = wrap(mode, decorator, Script(error))
+    for _ in range(3):
+        with pytest.raises(ConnectionError):
+            call(mode, decorated)
+    expected = "gave up on charge after 2 attempts: the attempt limit was reached"
+    assert [f"commerce_kit.retry: {expected}"] == notes(error)
+
+
+@needs_notes
+def test_a_give_up_note_replaces_the_earlier_one_and_keeps_other_notes(clock: ManualClock) -> None:
+    error = ConnectionError("down")
+    if sys.version_info >= (3, 11):  # pragma: no branch - the test is skipped on 3.10
+        error.add_note("request id 42")
+    for attempts, name in ((3, "charge"), (1, "charge"), (1, "refund")):
+        decorated = manual(clock, on=ConnectionError, attempts=attempts, name=name)(Script(error))
+        with pytest.raises(ConnectionError):
+            decorated()
+    assert [
+        "request id 42",
+        "commerce_kit.retry: gave up on charge after 1 attempt: the attempt limit was reached",
+        "commerce_kit.retry: gave up on refund after 1 attempt: the attempt limit was reached",
+    ] == notes(error)
+
+
 # -- backoff and jitter --------------------------------------------------------------------------
 
 
@@ -485,6 +517,40 @@ def test_a_missing_or_non_numeric_hint_falls_back_to_the_backoff(
     assert [0.1] == clock.sleeps
 
 
+@pytest.mark.parametrize(
+    "retry_after", [10**400, float("inf"), timedelta.max], ids=["huge int", "inf", "timedelta.max"]
+)
+def test_a_hint_too_large_for_a_float_gives_up_with_the_original_error(
+    mode: str, clock: ManualClock, retry_after: object
+) -> None:
+    class ThrottledError(Exception):
+        pass
+
+    error = ThrottledError()
+    error.retry_after = retry_after  # type: ignore[attr-defined]
+    events: list[RetryEvent] = []
+    decorator = manual(clock, on=ThrottledError, hooks=[events.append])
+    with pytest.raises(ThrottledError) as caught:
+        run(mode, decorator, Script(error))
+    assert error is caught.value
+    assert [GiveUpReason.HINT_TOO_LONG] == [getattr(e, "reason", None) for e in events]
+
+
+@pytest.mark.parametrize(
+    "returned",
+    ["3", b"3", [3], True, 10**400, -(10**400)],
+    ids=["str", "bytes", "list", "bool", "huge int", "huge negative int"],
+)
+def test_a_custom_hint_returning_a_non_number_or_a_huge_int_keeps_the_original_error(
+    clock: ManualClock, returned: object
+) -> None:
+    error = ConnectionError("reset")
+    decorated = manual(clock, on=ConnectionError, attempts=2, hint=lambda _: returned)
+    with pytest.raises(ConnectionError) as caught:
+        decorated(Script(error))()
+    assert error is caught.value
+
+
 def test_payment_unavailable_without_retry_after_uses_the_backoff(clock: ManualClock) -> None:
     script = Script(PaymentUnavailableError("timeout"), PaymentUnavailableError("x", retry_after=1))
     with pytest.raises(PaymentUnavailableError):
@@ -644,7 +710,7 @@ def test_default_name_is_the_module_and_qualified_name(clock: ManualClock) -> No
     assert expected == events[0].fn_name
 
 
-def test_name_falls_back_for_callables_without_a_module_or_qualname(clock: ManualClock) -> None:
+def test_callables_without_a_qualname_are_named_by_their_class(clock: ManualClock) -> None:
     events: list[RetryEvent] = []
     script = Script(ConnectionError())
     partial = functools.partial(script)
@@ -658,7 +724,7 @@ def test_name_falls_back_for_callables_without_a_module_or_qualname(clock: Manua
     moduleless.__module__ = None  # type: ignore[assignment]
     with pytest.raises(ConnectionError):
         decorator(moduleless)()
-    assert repr(partial) == events[0].fn_name
+    assert f"{__name__}.Script" == events[0].fn_name  # stable: no memory address in the name
     assert moduleless.__qualname__ == events[1].fn_name
 
 
@@ -729,6 +795,32 @@ def test_async_functions_stay_coroutine_functions() -> None:
     assert inspect.iscoroutinefunction(decorated)
     assert inspect.signature(charge) == inspect.signature(decorated)
     assert 5 == asyncio.run(decorated(5))
+
+
+def test_objects_with_an_async_call_are_retried_as_async(clock: ManualClock) -> None:
+    class Charger:
+        def __init__(self) -> None:
+            self.script = Script(ConnectionError(), "paid")
+
+        async def __call__(self, amount: int) -> object:
+            return self.script(amount)
+
+    charger = Charger()
+    decorated = manual(clock, on=ConnectionError, jitter="none")(charger)
+    assert inspect.iscoroutinefunction(decorated)
+    assert "paid" == asyncio.run(decorated(5))
+    assert (2, [0.1]) == (charger.script.calls, clock.sleeps)
+
+
+def test_partials_of_async_functions_are_retried_as_async(clock: ManualClock) -> None:
+    script = Script(ConnectionError(), "paid")
+
+    async def charge(amount: int) -> object:
+        return script(amount)
+
+    decorated = manual(clock, on=ConnectionError)(functools.partial(charge, 5))
+    assert "paid" == asyncio.run(decorated())
+    assert 2 == script.calls
 
 
 def test_sync_functions_stay_sync() -> None:
@@ -857,15 +949,16 @@ def test_retried_calls_leave_no_reference_cycles_behind(mode: str, kinds: tuple[
 @pytest.mark.parametrize(
     ("options", "error", "match"),
     [
-        ({"on": KeyboardInterrupt}, TypeError, "never retried"),
-        ({"on": (ConnectionError, asyncio.CancelledError)}, TypeError, "never retried"),
+        ({"on": KeyboardInterrupt}, TypeError, "always pass through"),
+        ({"on": (ConnectionError, asyncio.CancelledError)}, TypeError, "always pass through"),
         ({"on": (ConnectionError, "oops")}, TypeError, "Exception subclasses"),
         ({"on": ()}, ValueError, "at least one"),
         ({"on": 3}, TypeError, "predicate"),
         ({"attempts": 0}, ValueError, "attempts"),
         ({"attempts": -1}, ValueError, "attempts"),
-        ({"attempts": True}, ValueError, "attempts"),
-        ({"attempts": 2.0}, ValueError, "attempts"),
+        ({"attempts": True}, TypeError, "attempts"),
+        ({"attempts": 2.0}, TypeError, "attempts"),
+        ({"attempts": "3"}, TypeError, "attempts"),
         ({"attempts": None}, ValueError, "deadline"),
         ({"deadline": 0}, ValueError, "deadline"),
         ({"deadline": -1}, ValueError, "deadline"),
@@ -873,6 +966,7 @@ def test_retried_calls_leave_no_reference_cycles_behind(mode: str, kinds: tuple[
         ({"wait_max": float("inf")}, ValueError, "wait_max"),
         ({"wait_exp_base": 0.5}, ValueError, "wait_exp_base"),
         ({"wait_exp_base": float("nan")}, ValueError, "wait_exp_base"),
+        ({"wait_exp_base": 10**400}, ValueError, "wait_exp_base must be a finite number"),
         ({"jitter": "random"}, ValueError, "jitter must be one of"),
         ({"max_hint": -1}, ValueError, "max_hint"),
         ({"idempotency_key": lambda: "k"}, ValueError, "idempotent=False"),

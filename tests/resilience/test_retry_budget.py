@@ -12,9 +12,10 @@ from hypothesis import settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, rule
 
-from commerce_kit import GiveUpReason, RetryBudget, RetryGaveUp, retry, retrying
-from commerce_kit.resilience import RetryEvent
+from commerce_kit import RetryBudget, retry, retrying
+from commerce_kit.resilience import GiveUpReason, RetryGaveUp
 from commerce_kit.testing import ManualClock
+from commerce_kit.typing import RetryEvent
 from tests.resilience.test_retry import MODES, Script, run
 
 
@@ -152,12 +153,29 @@ def test_window_accepts_a_timedelta_and_repr_shows_the_settings() -> None:
         ({"min_retries_per_second": float("inf")}, "min_retries_per_second"),
         ({"window": 0}, "window"),
         ({"slices": 0}, "slices"),
-        ({"slices": 2.0}, "slices"),
-        ({"slices": True}, "slices"),
+        ({"ratio": 10**400}, "ratio must be a finite number"),
+        ({"min_retries_per_second": -(10**400)}, "min_retries_per_second must be a finite"),
     ],
 )
 def test_invalid_settings_are_refused(options: dict[str, Any], match: str) -> None:
     with pytest.raises(ValueError, match=match):
+        RetryBudget(**options)
+
+
+@pytest.mark.parametrize(
+    ("options", "match"),
+    [
+        ({"ratio": "0.1"}, "ratio must be a number"),
+        ({"ratio": True}, "ratio must be a number"),
+        ({"min_retries_per_second": None}, "min_retries_per_second must be a number"),
+        ({"window": "10"}, "window"),
+        ({"slices": 2.0}, "slices must be an int"),
+        ({"slices": True}, "slices must be an int"),
+        ({"clock": 0.0}, "clock must be a callable"),
+    ],
+)
+def test_settings_of_the_wrong_type_are_a_type_error(options: dict[str, Any], match: str) -> None:
+    with pytest.raises(TypeError, match=match):
         RetryBudget(**options)
 
 

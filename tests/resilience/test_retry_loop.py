@@ -10,9 +10,10 @@ from typing import Any
 
 import pytest
 
-from commerce_kit import Attempt, GiveUpReason, RetryGaveUp, RetryLoop, retrying
-from commerce_kit.resilience import RetryEvent
+from commerce_kit import retrying
+from commerce_kit.resilience import Attempt, GiveUpReason, RetryGaveUp, RetryLoop
 from commerce_kit.testing import ManualClock
+from commerce_kit.typing import RetryEvent
 from tests.resilience.test_retry import MODES, Script
 
 

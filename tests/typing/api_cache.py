@@ -7,15 +7,10 @@ from collections.abc import Hashable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import timedelta
 
-from commerce_kit import (
-    CacheStats,
-    EntryEvicted,
-    EvictionReason,
-    LoadFinished,
-    TTLCache,
-)
-from commerce_kit.resilience import CacheEvent
+from commerce_kit import TTLCache
+from commerce_kit.resilience import CacheStats, EntryEvicted, EvictionReason, LoadFinished
 from commerce_kit.testing import ManualClock
+from commerce_kit.typing import CacheEvent
 
 
 class Listing:

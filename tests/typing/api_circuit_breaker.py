@@ -7,22 +7,18 @@ from collections.abc import Coroutine
 from datetime import timedelta
 from typing import Any
 
-from commerce_kit import (
+from commerce_kit import CircuitBreaker, CircuitBreakerRegistry, CircuitOpenError, CircuitState
+from commerce_kit.resilience import (
     BreakerRecord,
     BreakerSnapshot,
-    BreakerStore,
     CallFailed,
     CallRejected,
     CallSucceeded,
-    CircuitBreaker,
-    CircuitBreakerRegistry,
-    CircuitOpenError,
-    CircuitState,
     MemoryBreakerStore,
     StateChanged,
 )
-from commerce_kit.resilience import BreakerCell, BreakerEvent, ExceptionFilter
 from commerce_kit.testing import ManualClock
+from commerce_kit.typing import BreakerCell, BreakerEvent, BreakerStore, ExceptionMatcher
 
 
 class DeclinedError(Exception):
@@ -61,7 +57,7 @@ tuned = CircuitBreaker(
     clock=ManualClock(),
     store=MemoryBreakerStore(),
 )
-on_types: ExceptionFilter = (ConnectionError, TimeoutError)
+on_types: ExceptionMatcher = (ConnectionError, TimeoutError)
 CircuitBreaker(failure_on=on_types)
 
 
@@ -74,7 +70,7 @@ async def acharge(amount: int) -> str:
 
 
 result: str = breaker.call(charge, 5, currency="USD")
-pending: Coroutine[Any, Any, str] = breaker.call_async(acharge, 5)
+pending: Coroutine[Any, Any, str] = breaker.acall(acharge, 5)
 
 guarded = breaker(charge)
 text: str = guarded(5, currency="EUR")
@@ -88,6 +84,17 @@ def refund(order: str) -> bool:
 
 
 ok: bool = refund("o-1")
+
+
+class Capture:
+    async def __call__(self, amount: int) -> str:
+        return str(amount)
+
+
+acapture = breaker(Capture())
+captured: Coroutine[Any, Any, str] = acapture(5)
+predicate: ExceptionMatcher = lambda error: isinstance(error, ConnectionError)  # noqa: E731
+CircuitBreaker(failure_on=predicate)
 
 state: CircuitState = breaker.state
 is_open: bool = state is CircuitState.OPEN
@@ -107,7 +114,7 @@ except CircuitOpenError as error:
     which: str = error.name
 
 breakers = CircuitBreakerRegistry(
-    functools.partial(CircuitBreaker, failure_threshold=3), max_size=100
+    functools.partial(CircuitBreaker, failure_threshold=3), maxsize=100
 )
 paypal: CircuitBreaker = breakers.get("paypal")
 every: list[CircuitBreaker] = list(breakers)

@@ -8,20 +8,14 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import BinaryIO
 
-from commerce_kit import (
-    FeedError,
-    FeedFormatError,
-    FeedLimitError,
-    UnknownFeedFormatError,
-    UnsafeFeedError,
-)
+from commerce_kit import FeedError
 from commerce_kit.feeds import (
     FIELD_MAPS,
     CsvAdapter,
-    FeedAdapter,
     FeedAdapterRegistry,
-    FeedEvent,
     FeedFinished,
+    FeedFormatError,
+    FeedLimitError,
     FeedLimits,
     FeedProgress,
     FeedRecord,
@@ -31,13 +25,16 @@ from commerce_kit.feeds import (
     NdjsonAdapter,
     RecordSkipped,
     TsvAdapter,
+    UnknownFeedFormatError,
+    UnsafeFeedError,
     XmlAdapter,
     detect_field_map,
     parse_feed,
     parse_feed_text,
     registry,
 )
-from commerce_kit.typing import FeedSource
+from commerce_kit.http import user_message_for
+from commerce_kit.typing import FeedAdapter, FeedEvent, FeedSource
 
 # Reading records, from every kind of source.
 for record in parse_feed(Path("feed.csv")):
@@ -89,7 +86,7 @@ except FeedLimitError as error:
 except UnknownFeedFormatError as error:
     supported: tuple[str, ...] = error.supported
 except FeedError as error:
-    message: str = error.user_message
+    message: str = user_message_for(error).message
 
 
 # A new format: an adapter class, registered with a decorator.

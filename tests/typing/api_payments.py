@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from decimal import Decimal
 
-from commerce_kit import CircuitState, PaymentDeclinedError, PaymentError
+from commerce_kit import CircuitState, PaymentError
+from commerce_kit.http import UserMessage, user_message_for
 from commerce_kit.payments import (
     PaymentAttempted,
-    PaymentEvent,
+    PaymentDeclinedError,
     PaymentGateway,
     PaymentMethodInfo,
     PaymentMethodRegistry,
@@ -16,17 +17,12 @@ from commerce_kit.payments import (
     PaymentRequest,
     PaymentResult,
     PaymentStatus,
-    PaymentStrategy,
     RefundResult,
-    SandboxCard,
-    SandboxCrypto,
-    SandboxWallet,
     SyncPaymentStrategy,
-    UserMessage,
     registry,
-    user_message_for,
 )
-from commerce_kit.testing import ManualClock
+from commerce_kit.testing import ManualClock, SandboxCard, SandboxCrypto, SandboxWallet
+from commerce_kit.typing import PaymentEvent, PaymentStrategy
 
 
 class Invoice(SyncPaymentStrategy):
@@ -76,7 +72,7 @@ gateway = PaymentGateway(
     hooks=[on_event],
     clock=clock,
     sleep=clock.sleep,
-    async_sleep=clock.asleep,
+    asleep=clock.asleep,
 )
 request = PaymentRequest(Decimal("19.99"), "EUR", "order-1", metadata={"campaign": "flash"})
 try:

@@ -7,19 +7,19 @@ from datetime import timedelta
 from typing import Any
 
 from commerce_kit import (
-    LimitExceeded,
     RateLimit,
     RateLimitDecision,
     RateLimiter,
     RateLimitExceeded,
     RateLimitStrategy,
-    format_retry_after,
 )
+from commerce_kit.http import format_retry_after
+from commerce_kit.resilience import HitDenied
 from commerce_kit.testing import ManualClock
 from commerce_kit.typing import RateLimitStore
 
 
-def log_refusal(event: LimitExceeded) -> None:
+def log_refusal(event: HitDenied) -> None:
     key: str = event.key
     name: str = event.policy.name
     wait: float = event.retry_after
@@ -33,7 +33,7 @@ limiter = RateLimiter(
     name="checkout",
     clock=ManualClock(),
     hooks=[log_refusal],
-    max_keys=50_000,
+    maxsize=50_000,
 )
 by_enum = RateLimiter(10, timedelta(seconds=1), strategy=RateLimitStrategy.GCRA, burst=20)
 counter = RateLimiter(1000, 60, strategy="sliding_counter")

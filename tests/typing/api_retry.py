@@ -2,24 +2,24 @@
 
 from __future__ import annotations
 
+import dataclasses
 from datetime import timedelta
 
-from commerce_kit import (
+from typing_extensions import Unpack
+
+from commerce_kit import CircuitOpenError, RetryBudget, RetryPolicy, retry, retrying
+from commerce_kit.payments import PaymentUnavailableError
+from commerce_kit.resilience import (
     Attempt,
-    CircuitOpenError,
     GiveUpReason,
     Jitter,
-    PaymentUnavailableError,
-    RetryBudget,
     RetryGaveUp,
     RetryLoop,
     RetryScheduled,
-    retry,
     retry_after_hint,
-    retrying,
 )
-from commerce_kit.resilience import RetryEvent, RetryHook, RetryOn
 from commerce_kit.testing import ManualClock
+from commerce_kit.typing import ExceptionMatcher, RetryEvent, RetryHook, RetryOptions
 
 clock = ManualClock()
 budget = RetryBudget(ratio=0.1, min_retries_per_second=10, window=timedelta(seconds=10))
@@ -36,7 +36,7 @@ def log_retries(event: RetryEvent) -> None:
 
 
 hook: RetryHook = log_retries
-transient: RetryOn = (PaymentUnavailableError, CircuitOpenError)
+transient: ExceptionMatcher = (PaymentUnavailableError, CircuitOpenError)
 
 
 @retry(on=ConnectionError, attempts=3, wait_initial=0.1, wait_max=2.0, deadline=5.0)
@@ -94,3 +94,36 @@ for each in loop:
     number: int = each.number
     with each:
         pass
+
+
+# One policy shared by several functions and a block.
+psp = RetryPolicy(on=transient, attempts=4, deadline=timedelta(seconds=5), budget=budget)
+psp_deadline: float | None = psp.deadline
+psp_jitter: Jitter = psp.jitter
+patient = dataclasses.replace(psp, attempts=6)
+
+
+@psp.decorate
+def capture(amount: int) -> int:
+    return amount
+
+
+async def acapture(amount: int) -> int:
+    return amount
+
+
+captured: int = capture(5)
+acaptured = psp.decorate(acapture, name="capture")
+stock_loop: RetryLoop = psp.retrying(name="stock")
+
+
+def resilient(**options: Unpack[RetryOptions]) -> RetryPolicy:
+    return RetryPolicy(on=ConnectionError, **options)
+
+
+quick = resilient(attempts=2, jitter="none")
+
+# Mistakes a type checker catches.
+retry(on=ConnectionError, attempts="3")  # type: ignore[arg-type]
+retry(on=ConnectionError, atempts=3)  # type: ignore[call-arg]
+retrying(on=TimeoutError, jitter="random")  # type: ignore[arg-type]

@@ -10,6 +10,7 @@ from pydantic import BaseModel
 from typing_extensions import assert_type
 
 from commerce_kit.feeds import FeedRecord, parse_feed
+from commerce_kit.typing import ValidationEvent
 from commerce_kit.validation import (
     CURRENCY_MINOR_UNITS,
     ERROR_CODES,
@@ -31,7 +32,6 @@ from commerce_kit.validation import (
     StockLevel,
     Threat,
     ThreatCategory,
-    ValidationEvent,
     ValidationFinished,
     ValidationReport,
     Validator,

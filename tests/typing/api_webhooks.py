@@ -6,14 +6,12 @@ from datetime import timedelta
 
 from commerce_kit import WebhookVerificationError
 from commerce_kit.testing import ManualClock
+from commerce_kit.typing import ReplayStore, WebhookEvent, WebhookHook
 from commerce_kit.webhooks import (
     FailureReason,
     MemoryReplayStore,
-    ReplayStore,
     StripeWebhook,
     Webhook,
-    WebhookEvent,
-    WebhookHook,
     WebhookRejected,
     WebhookVerified,
     generate_secret,
@@ -36,7 +34,7 @@ def log_rejections(event: WebhookEvent) -> None:
 
 
 hook: WebhookHook = log_rejections
-store: ReplayStore = MemoryReplayStore(max_size=10_000, clock=ManualClock(1_700_000_000))
+store: ReplayStore = MemoryReplayStore(maxsize=10_000, clock=ManualClock(1_700_000_000))
 custom: ReplayStore = RedisLikeStore()
 
 sender = Webhook(generate_secret())

@@ -10,6 +10,7 @@ import pytest
 from pydantic import BaseModel, Field, field_validator
 
 from commerce_kit.feeds import FeedRecord
+from commerce_kit.typing import ValidationEvent
 from commerce_kit.validation import (
     Money,
     Product,
@@ -21,7 +22,6 @@ from commerce_kit.validation import (
     SecurityPolicy,
     Sku,
     ThreatCategory,
-    ValidationEvent,
     ValidationFinished,
     ValidationReport,
     Validator,

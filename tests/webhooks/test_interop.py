@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import base64
+import math
 import string
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given
@@ -84,3 +85,40 @@ def test_the_reference_library_refuses_what_another_secret_signed() -> None:
     hdrs = Webhook(generate_secret()).sign_headers("msg_1", int(time.time()), b"{}")
     with pytest.raises(SWError):
         SW(generate_secret()).verify(b"{}", hdrs, json_parse=False)
+
+
+AWARE = st.datetimes(
+    min_value=datetime(1970, 1, 2),  # noqa: DTZ001 - hypothesis bounds are naive by design
+    max_value=datetime(2100, 1, 1),  # noqa: DTZ001
+    timezones=st.sampled_from([timezone.utc, timezone(timedelta(hours=-8)), timezone.max]),
+)
+
+
+@given(secret=SECRETS, msg_id=IDS, when=AWARE, payload=PAYLOADS)
+def test_an_aware_datetime_signs_as_the_reference_library_signs_it(
+    secret: str, msg_id: str, when: datetime, payload: str
+) -> None:
+    assert SW(secret).sign(msg_id, when, payload) == Webhook(secret).sign(msg_id, when, payload)
+
+
+@given(when=AWARE)
+def test_sign_headers_send_the_datetime_as_whole_unix_seconds(when: datetime) -> None:
+    hdrs = Webhook(generate_secret()).sign_headers("msg_1", when, b"{}")
+    assert str(math.floor(when.timestamp())) == hdrs["webhook-timestamp"]
+
+
+def test_a_naive_datetime_is_refused_rather_than_guessed() -> None:
+    # The reference library reads a naive datetime as UTC; the machine's zone is as likely.
+    with pytest.raises(ValueError, match="aware datetime"):
+        Webhook(generate_secret()).sign("msg_1", datetime(2024, 1, 1), b"{}")  # noqa: DTZ001
+
+
+def test_a_datetime_before_1970_is_refused() -> None:
+    with pytest.raises(ValueError, match="before 1970"):
+        Webhook(generate_secret()).sign("msg_1", datetime(1969, 12, 31, tzinfo=timezone.utc), b"")
+
+
+def test_the_reference_library_verifies_what_we_sign_at_an_aware_datetime() -> None:
+    secret = generate_secret()
+    hdrs = Webhook(secret).sign_headers("msg_1", datetime.now(timezone.utc), b"{}")
+    assert SW(secret).verify(b"{}", hdrs, json_parse=False) is None

@@ -17,8 +17,8 @@ from commerce_kit.webhooks import FailureReason, MemoryReplayStore, Webhook
 class StoreModel:
     """Obviously correct: a dict of key -> expiry, purged and evicted by scanning."""
 
-    def __init__(self, max_size: int) -> None:
-        self.max_size = max_size
+    def __init__(self, maxsize: int) -> None:
+        self.maxsize = maxsize
         self.expiry: dict[str, float] = {}
 
     def seen_or_add(self, key: str, expires_at: float, now: float) -> bool:
@@ -28,7 +28,7 @@ class StoreModel:
             return True
         if expires_at < now:
             return False
-        if len(self.expiry) >= self.max_size:
+        if len(self.expiry) >= self.maxsize:
             victim = min(self.expiry, key=lambda k: (self.expiry[k], k))
             del self.expiry[victim]
         self.expiry[key] = expires_at
@@ -42,8 +42,8 @@ class ReplayStoreMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         self.clock = ManualClock(1_000.0)
-        self.store = MemoryReplayStore(max_size=3, clock=self.clock)
-        self.model = StoreModel(max_size=3)
+        self.store = MemoryReplayStore(maxsize=3, clock=self.clock)
+        self.model = StoreModel(maxsize=3)
 
     @rule(key=KEYS, ttl=st.integers(min_value=-2, max_value=12))
     def seen_or_add(self, key: str, ttl: int) -> None:
@@ -56,7 +56,7 @@ class ReplayStoreMachine(RuleBasedStateMachine):
         self.clock.advance(seconds)
 
     @invariant()
-    def never_holds_more_than_max_size(self) -> None:
+    def never_holds_more_than_maxsize(self) -> None:
         assert len(self.store) <= 3
 
     @invariant()
@@ -99,7 +99,7 @@ def test_an_already_expired_key_is_not_stored() -> None:
 
 
 def test_a_full_store_forgets_the_entry_expiring_soonest() -> None:
-    store = MemoryReplayStore(max_size=2, clock=ManualClock(0.0))
+    store = MemoryReplayStore(maxsize=2, clock=ManualClock(0.0))
     store.seen_or_add("late", expires_at=50.0)
     store.seen_or_add("soon", expires_at=10.0)
     store.seen_or_add("new", expires_at=30.0)
@@ -107,7 +107,7 @@ def test_a_full_store_forgets_the_entry_expiring_soonest() -> None:
 
 
 def test_stale_heap_items_are_compacted() -> None:
-    store = MemoryReplayStore(max_size=1, clock=ManualClock(0.0))
+    store = MemoryReplayStore(maxsize=1, clock=ManualClock(0.0))
     for expiry in range(1, 10):
         store.seen_or_add("k", expires_at=float(expiry))
     assert 2 >= len(store._heap)
@@ -135,17 +135,17 @@ def test_concurrent_callers_see_a_key_as_new_exactly_once() -> None:
 
 
 def test_repr_shows_size_not_keys() -> None:
-    store = MemoryReplayStore(max_size=5, clock=ManualClock(0.0))
+    store = MemoryReplayStore(maxsize=5, clock=ManualClock(0.0))
     store.seen_or_add("msg_secret_id", 10.0)
-    assert "MemoryReplayStore(size=1, max_size=5)" == repr(store)
+    assert "MemoryReplayStore(size=1, maxsize=5)" == repr(store)
 
 
 @pytest.mark.parametrize(
-    ("max_size", "error"), [(0, ValueError), (1.5, TypeError), (True, TypeError)]
+    ("maxsize", "error"), [(0, ValueError), (1.5, TypeError), (True, TypeError)]
 )
-def test_max_size_must_be_a_positive_int(max_size: object, error: type[Exception]) -> None:
-    with pytest.raises(error, match="max_size"):
-        MemoryReplayStore(max_size=max_size)  # type: ignore[arg-type]
+def test_maxsize_must_be_a_positive_int(maxsize: object, error: type[Exception]) -> None:
+    with pytest.raises(error, match="maxsize"):
+        MemoryReplayStore(maxsize=maxsize)  # type: ignore[arg-type]
 
 
 def test_a_replay_at_the_edge_of_the_window_is_refused_even_if_the_clock_moves_mid_check() -> None:

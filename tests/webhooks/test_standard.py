@@ -15,12 +15,14 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from commerce_kit import CommerceKitError, WebhookVerificationError
+from commerce_kit.http import user_message_for
 from commerce_kit.testing import ManualClock
+from commerce_kit.typing import WebhookEvent
 from commerce_kit.webhooks import (
     FailureReason,
     MemoryReplayStore,
+    StripeWebhook,
     Webhook,
-    WebhookEvent,
     WebhookRejected,
     WebhookVerified,
     generate_secret,
@@ -242,7 +244,7 @@ def test_the_error_is_a_commerce_kit_value_error_with_code_and_user_message() ->
         isinstance(error, CommerceKitError),
         isinstance(error, ValueError),
         error.code,
-        error.user_message,
+        user_message_for(error).message,
     )
 
 
@@ -537,7 +539,11 @@ def test_a_failing_hook_is_logged_and_does_not_break_verification(
     hook = webhook(hooks=[broken, events.append])
     with caplog.at_level(logging.ERROR, logger="commerce_kit.webhooks"):
         result = hook.verify(PAYLOAD, headers())
-    assert (PAYLOAD, 1, 1) == (result, len(events), len(caplog.records))
+    assert (PAYLOAD, 1, ["commerce_kit.webhooks"]) == (
+        result,
+        len(events),
+        [record.name for record in caplog.records],
+    )
     assert "MfKQ9r8" not in caplog.text
 
 
@@ -555,3 +561,40 @@ def test_a_long_hostile_id_is_clipped_in_the_message() -> None:
     with pytest.raises(WebhookVerificationError) as caught:
         webhook().verify(PAYLOAD, headers(msg_id="x" * 10_000))
     assert len(str(caught.value)) < 200
+
+
+# -- a str payload UTF-8 cannot carry ------------------------------------------------------------
+
+LONE_SURROGATE = '{"name": "\udcff"}'
+
+
+def test_signing_refuses_a_str_payload_holding_a_lone_surrogate() -> None:
+    with pytest.raises(WebhookVerificationError, match="lone surrogate") as caught:
+        webhook().sign(MSG_ID, TS, LONE_SURROGATE)
+    assert (FailureReason.INVALID_PAYLOAD, "U+DCFF at index 10") == (
+        caught.value.reason,
+        str(caught.value).split("(")[1].split(")")[0],
+    )
+
+
+def test_verifying_refuses_it_the_same_way_and_tells_the_hooks() -> None:
+    events: list[WebhookEvent] = []
+    hdrs = headers(sig=webhook().sign(MSG_ID, TS, LONE_SURROGATE.encode("utf-8", "surrogatepass")))
+    hook = webhook(hooks=[events.append])
+    with pytest.raises(WebhookVerificationError, match="lone surrogate") as caught:
+        hook.verify(LONE_SURROGATE, hdrs)
+    rejected = WebhookRejected(hook.scheme, FailureReason.INVALID_PAYLOAD, MSG_ID)
+    assert (FailureReason.INVALID_PAYLOAD, [rejected]) == (caught.value.reason, events)
+
+
+def test_stripe_signing_and_verifying_agree_on_a_lone_surrogate() -> None:
+    stripe = StripeWebhook("whsec_test", clock=ManualClock(TS), replay_store=None)
+    reasons = []
+    for attempt in (
+        lambda: stripe.sign(TS, LONE_SURROGATE),
+        lambda: stripe.verify(LONE_SURROGATE, stripe.sign_headers(TS, b"{}")),
+    ):
+        with pytest.raises(WebhookVerificationError) as caught:
+            attempt()
+        reasons.append(caught.value.reason)
+    assert [FailureReason.INVALID_PAYLOAD] * 2 == reasons

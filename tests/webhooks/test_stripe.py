@@ -11,12 +11,12 @@ from hypothesis import strategies as st
 
 from commerce_kit import WebhookVerificationError
 from commerce_kit.testing import ManualClock
+from commerce_kit.typing import WebhookEvent
 from commerce_kit.webhooks import (
     FailureReason,
     MemoryReplayStore,
     StripeWebhook,
     Webhook,
-    WebhookEvent,
     WebhookRejected,
     WebhookVerified,
 )

@@ -4,18 +4,28 @@
 or told by content type, file extension or the feed's first bytes. A :class:`FieldMap` (or a
 preset of :data:`FIELD_MAPS`: Shopify, WooCommerce, Magento) turns a shop's export columns into
 product fields. New formats plug in through :data:`registry` or the
-``commerce_kit.feed_adapters`` entry point group.
+``commerce_kit.feed_adapters`` entry point group. A feed that cannot be read raises one of the
+errors here, all under :class:`~commerce_kit.FeedError`.
+
+.. versionchanged:: 0.2.0
+   The leaf feed errors are imported from here; ``FeedAdapter`` and ``FeedEvent`` from
+   :mod:`commerce_kit.typing`.
 """
 
 from __future__ import annotations
 
+from commerce_kit._errors import (
+    FeedFormatError,
+    FeedLimitError,
+    UnknownFeedFormatError,
+    UnsafeFeedError,
+)
 from commerce_kit.feeds._columns import FIELD_MAPS, FieldMap, detect_field_map
 from commerce_kit.feeds._csv import CsvAdapter, TsvAdapter
 from commerce_kit.feeds._json import JsonAdapter, NdjsonAdapter
 from commerce_kit.feeds._limits import FeedLimits
 from commerce_kit.feeds._merchant import GoogleMerchantAdapter
 from commerce_kit.feeds._parse import (
-    FeedEvent,
     FeedFinished,
     FeedProgress,
     RecordSkipped,
@@ -25,7 +35,6 @@ from commerce_kit.feeds._parse import (
 from commerce_kit.feeds._record import FeedRecord
 from commerce_kit.feeds._registry import FeedAdapterRegistry, registry
 from commerce_kit.feeds._xml import XmlAdapter
-from commerce_kit.typing import FeedAdapter
 
 # Public classes say they live where users import them from (docs, reprs, pickles agree).
 for _public in (
@@ -52,10 +61,10 @@ del _public
 __all__ = [
     "FIELD_MAPS",
     "CsvAdapter",
-    "FeedAdapter",
     "FeedAdapterRegistry",
-    "FeedEvent",
     "FeedFinished",
+    "FeedFormatError",
+    "FeedLimitError",
     "FeedLimits",
     "FeedProgress",
     "FeedRecord",
@@ -65,6 +74,8 @@ __all__ = [
     "NdjsonAdapter",
     "RecordSkipped",
     "TsvAdapter",
+    "UnknownFeedFormatError",
+    "UnsafeFeedError",
     "XmlAdapter",
     "detect_field_map",
     "parse_feed",

@@ -9,13 +9,13 @@ from typing import Literal, TypeAlias
 
 from commerce_kit._errors import FeedLimitError
 from commerce_kit._hooks import emit
+from commerce_kit.feeds._adapter import FeedAdapter, FeedSource
 from commerce_kit.feeds._columns import FieldMap, Mapper, resolve_columns
 from commerce_kit.feeds._limits import DEFAULT_LIMITS, FeedLimits
 from commerce_kit.feeds._record import FeedRecord
 from commerce_kit.feeds._registry import FeedAdapterRegistry
 from commerce_kit.feeds._registry import registry as default_registry
 from commerce_kit.feeds._source import FeedStream, open_source
-from commerce_kit.typing import FeedAdapter, FeedSource
 
 __all__ = [
     "FeedEvent",

@@ -10,11 +10,11 @@ from pathlib import PurePath
 from typing import TypeVar, overload
 
 from commerce_kit._errors import RegistryError, UnknownFeedFormatError
+from commerce_kit.feeds._adapter import FeedAdapter
 from commerce_kit.feeds._csv import CsvAdapter, TsvAdapter
 from commerce_kit.feeds._json import JsonAdapter, NdjsonAdapter
 from commerce_kit.feeds._merchant import GoogleMerchantAdapter
 from commerce_kit.feeds._xml import XmlAdapter
-from commerce_kit.typing import FeedAdapter
 
 __all__ = ["ENTRY_POINT_GROUP", "FeedAdapterRegistry", "registry"]
 

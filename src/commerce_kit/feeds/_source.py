@@ -21,7 +21,7 @@ from commerce_kit._errors import FeedLimitError
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-    from commerce_kit.typing import FeedSource
+    from commerce_kit.feeds._adapter import FeedSource
 
 #: Bytes handed to sniffers: enough for an XML prolog with namespaces or a long CSV header.
 HEAD_BYTES = 8192

@@ -1,23 +1,32 @@
-"""Payments: one protocol for every payment method, a registry, sandboxes and a resilient gateway.
+"""Payments: one protocol for every payment method, a registry and a resilient gateway.
 
-A payment method is a :class:`PaymentStrategy`; methods live in a :class:`PaymentMethodRegistry`
-(third-party packages add theirs through the ``commerce_kit.payment_methods`` entry-point group);
-the sandboxes fake real providers with failure injection; :func:`user_message_for` turns any
-failure into the words an end user sees.
+A payment method is a :class:`~commerce_kit.typing.PaymentStrategy`; methods live in a
+:class:`PaymentMethodRegistry` (third-party packages add theirs through the
+``commerce_kit.payment_methods`` entry-point group);
+a :class:`PaymentGateway` charges through them with retries and a circuit breaker. A failure
+raises one of the errors here, all under :class:`~commerce_kit.PaymentError`; the words an end
+user sees come from :mod:`commerce_kit.http`.
+
+.. versionchanged:: 0.2.0
+   The leaf payment errors are imported from here; the sandboxes from :mod:`commerce_kit.testing`;
+   ``PaymentStrategy``, ``PaymentEvent`` and ``PaymentHook`` from :mod:`commerce_kit.typing`;
+   ``user_message_for``, ``UserMessage`` and ``HTTP_STATUS`` from :mod:`commerce_kit.http`.
 """
 
 from __future__ import annotations
 
+from commerce_kit._errors import (
+    PaymentDeclinedError,
+    PaymentUnavailableError,
+    UnknownPaymentMethodError,
+)
 from commerce_kit.payments._gateway import (
     PaymentAttempted,
-    PaymentEvent,
     PaymentFinished,
     PaymentGateway,
-    PaymentHook,
     PaymentOperation,
     PaymentOutcome,
 )
-from commerce_kit.payments._messages import HTTP_STATUS, UserMessage, user_message_for
 from commerce_kit.payments._models import (
     PaymentRequest,
     PaymentResult,
@@ -31,27 +40,14 @@ from commerce_kit.payments._registry import (
     PaymentMethodRegistry,
     registry,
 )
-from commerce_kit.payments._sandbox import (
-    LedgerEntry,
-    LedgerKind,
-    SandboxCard,
-    SandboxCrypto,
-    SandboxProvider,
-    SandboxWallet,
-)
 from commerce_kit.payments._strategy import SyncPaymentStrategy
-from commerce_kit.typing import PaymentStrategy
 
 __all__ = [
     "ENTRY_POINT_GROUP",
-    "HTTP_STATUS",
-    "LedgerEntry",
-    "LedgerKind",
     "PaymentAttempted",
-    "PaymentEvent",
+    "PaymentDeclinedError",
     "PaymentFinished",
     "PaymentGateway",
-    "PaymentHook",
     "PaymentMethodInfo",
     "PaymentMethodRegistry",
     "PaymentOperation",
@@ -59,15 +55,10 @@ __all__ = [
     "PaymentRequest",
     "PaymentResult",
     "PaymentStatus",
-    "PaymentStrategy",
+    "PaymentUnavailableError",
     "RefundResult",
-    "SandboxCard",
-    "SandboxCrypto",
-    "SandboxProvider",
-    "SandboxWallet",
     "SyncPaymentStrategy",
-    "UserMessage",
+    "UnknownPaymentMethodError",
     "minor_units",
     "registry",
-    "user_message_for",
 ]

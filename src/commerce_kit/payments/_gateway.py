@@ -40,6 +40,7 @@ from commerce_kit._errors import (
     PaymentUnavailableError,
 )
 from commerce_kit._hooks import emit
+from commerce_kit._types import AsyncSleep, Clock, Sleep
 from commerce_kit.payments._models import (
     PaymentRequest,
     PaymentResult,
@@ -47,14 +48,12 @@ from commerce_kit.payments._models import (
     check_refund,
 )
 from commerce_kit.payments._registry import PaymentMethodInfo, PaymentMethodRegistry, registry
-from commerce_kit.resilience import (
-    CircuitBreaker,
-    CircuitBreakerRegistry,
-    CircuitState,
-    Jitter,
-    retry,
-)
-from commerce_kit.typing import AsyncSleep, Clock, PaymentStrategy, Sleep
+from commerce_kit.payments._strategy import PaymentStrategy
+from commerce_kit.resilience._circuit_breaker import CircuitBreaker
+from commerce_kit.resilience._circuit_breaker_machine import CircuitState
+from commerce_kit.resilience._circuit_breaker_registry import CircuitBreakerRegistry
+from commerce_kit.resilience._retry import RetryPolicy
+from commerce_kit.resilience._retry_core import Jitter
 
 __all__ = [
     "PaymentAttempted",
@@ -196,7 +195,7 @@ class PaymentGateway:
 
     Every method, built in or plugged in, gets the same treatment: each attempt is bounded by
     ``attempt_timeout`` (and by what remains of ``deadline``); transient failures
-    (:class:`~commerce_kit.PaymentUnavailableError`, :class:`ConnectionError`,
+    (:class:`~commerce_kit.payments.PaymentUnavailableError`, :class:`ConnectionError`,
     :class:`TimeoutError`) are retried up to ``attempts`` times with jittered exponential backoff
     while the deadline allows; and a circuit breaker per method opens after
     ``failure_threshold`` consecutive failed payments within ``window`` seconds, failing fast with
@@ -227,7 +226,7 @@ class PaymentGateway:
             bounds it).
         wait_initial: The backoff before the first retry (default 0.1 s).
         wait_max: The longest backoff (default 1 s).
-        jitter: How backoff waits are randomised (see :class:`~commerce_kit.Jitter`).
+        jitter: How backoff waits are randomised (see :class:`~commerce_kit.resilience.Jitter`).
         failure_threshold: Consecutive failed payments that open a method's breaker (default 3).
         window: Seconds (or a timedelta) within which those failures count (default 60).
         reset_timeout: Seconds (or a timedelta) a breaker stays open before a trial (default 30).
@@ -238,7 +237,7 @@ class PaymentGateway:
         hooks: Callables receiving :data:`PaymentEvent` objects; a hook that raises is logged.
         clock: Monotonic seconds; :class:`~commerce_kit.testing.ManualClock` in tests.
         sleep: Waits between sync attempts.
-        async_sleep: Waits between async attempts.
+        asleep: Waits between async attempts.
         random: Floats in [0, 1) for the backoff jitter; pass a seeded generator's ``random``
             for reproducible waits.
 
@@ -248,10 +247,8 @@ class PaymentGateway:
 
     Example:
         >>> from decimal import Decimal
-        >>> from commerce_kit.payments import (
-        ...     PaymentGateway, PaymentMethodRegistry, PaymentRequest, SandboxCard,
-        ... )
-        >>> from commerce_kit.testing import ManualClock
+        >>> from commerce_kit.payments import PaymentGateway, PaymentMethodRegistry, PaymentRequest
+        >>> from commerce_kit.testing import ManualClock, SandboxCard
         >>> clock = ManualClock()
         >>> methods = PaymentMethodRegistry(entry_point_group=None)
         >>> card = methods.register(SandboxCard(failure_rate=0.5, seed=3))
@@ -261,6 +258,8 @@ class PaymentGateway:
         (Decimal('19.99'), 1)
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``async_sleep=`` is renamed ``asleep=``, the name every component uses.
     """
 
     def __init__(
@@ -281,7 +280,7 @@ class PaymentGateway:
         hooks: Iterable[PaymentHook] = (),
         clock: Clock = time.monotonic,
         sleep: Sleep = time.sleep,
-        async_sleep: AsyncSleep = asyncio.sleep,
+        asleep: AsyncSleep = asyncio.sleep,
         random: Callable[[], float] = _random.random,
     ) -> None:
         if max_workers < 1:
@@ -313,7 +312,7 @@ class PaymentGateway:
         self._pool_lock = threading.Lock()
         # One policy for both faces: the same decorator wraps the sync and the async attempt.
         # idempotent=False makes the retry refuse to repeat a call that carries no key.
-        retrying = retry(
+        policy = RetryPolicy(
             on=_TRANSIENT,
             attempts=attempts,
             deadline=self._deadline,
@@ -322,14 +321,13 @@ class PaymentGateway:
             jitter=jitter,
             idempotent=False,
             idempotency_key=_key_of,
-            name="commerce_kit.payments",
             clock=clock,
             sleep=sleep,
-            asleep=async_sleep,
+            asleep=asleep,
             random=random,
         )
-        self._retried_sync = retrying(self._attempt_sync)
-        self._retried_async = retrying(self._attempt_async)
+        self._retried_sync = policy.decorate(self._attempt_sync, name="commerce_kit.payments")
+        self._retried_async = policy.decorate(self._attempt_async, name="commerce_kit.payments")
 
     def __repr__(self) -> str:
         return (
@@ -522,7 +520,7 @@ class PaymentGateway:
 
     async def _arun(self, call: _Call) -> object:
         try:
-            outcome = await self._breakers.get(call.method).call_async(self._retried_async, call)
+            outcome = await self._breakers.get(call.method).acall(self._retried_async, call)
         except Exception as error:
             failure = self._failed(call, error)
             if failure is error:

@@ -9,7 +9,7 @@ from importlib.metadata import entry_points
 from typing import NamedTuple, TypeVar
 
 from commerce_kit._errors import RegistryError, UnknownPaymentMethodError
-from commerce_kit.typing import PaymentStrategy
+from commerce_kit.payments._strategy import PaymentStrategy
 
 __all__ = [
     "ENTRY_POINT_GROUP",
@@ -69,12 +69,13 @@ class PaymentMethodRegistry:
             holds only what is registered explicitly (useful in tests).
 
     Example:
-        >>> from commerce_kit.payments import PaymentMethodRegistry, SandboxCard, SandboxWallet
+        >>> from commerce_kit.payments import PaymentMethodRegistry
+        >>> from commerce_kit.testing import SandboxCard, SandboxWallet
         >>> methods = PaymentMethodRegistry(entry_point_group=None)
         >>> methods.register(SandboxCard())
         SandboxCard(name='card')
-        >>> methods.register(SandboxWallet)  # a class is instantiated once
-        <class 'commerce_kit.payments._sandbox.SandboxWallet'>
+        >>> methods.register(SandboxWallet) is SandboxWallet  # a class is instantiated once
+        True
         >>> [tuple(info) for info in methods.available()]
         [('card', 'Credit or debit card'), ('wallet', 'PayPal-style wallet')]
 

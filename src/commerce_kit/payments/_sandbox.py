@@ -24,6 +24,7 @@ from typing import ClassVar, TypeVar
 
 from commerce_kit._duration import to_seconds
 from commerce_kit._errors import PaymentDeclinedError, PaymentError, PaymentUnavailableError
+from commerce_kit._types import AsyncSleep, Sleep
 from commerce_kit.payments._models import (
     PaymentRequest,
     PaymentResult,
@@ -31,7 +32,6 @@ from commerce_kit.payments._models import (
     RefundResult,
     check_amount,
 )
-from commerce_kit.typing import AsyncSleep, Sleep
 
 __all__ = [
     "LedgerEntry",
@@ -105,18 +105,20 @@ class SandboxProvider:
         name: The registry key; defaults to the class's :attr:`default_name`.
         display_name: The checkout label; defaults to the class's :attr:`default_display_name`.
         failure_rate: Probability in [0, 1] that a call fails transiently
-            (:class:`~commerce_kit.PaymentUnavailableError`) before any money moves.
+            (:class:`~commerce_kit.payments.PaymentUnavailableError`) before any money moves.
         seed: Seeds the failure draws, so a run is reproducible.
         latency: How long each call takes, as seconds or a timedelta; waited through ``sleep``
-            or ``async_sleep``.
+            or ``asleep``.
         outage: Start with the provider down: every call fails transiently.
         sleep: Blocking sleep used by the sync face (pass ``ManualClock.sleep`` in tests).
-        async_sleep: Awaitable sleep used by the async face (pass ``ManualClock.asleep``).
+        asleep: Awaitable sleep used by the async face (pass ``ManualClock.asleep``).
 
     Raises:
         ValueError: ``failure_rate`` is outside [0, 1] or ``latency`` is negative.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``async_sleep=`` is renamed ``asleep=``, the name every component uses.
     """
 
     #: The registry key used when no ``name`` is given.
@@ -137,7 +139,7 @@ class SandboxProvider:
         latency: float | timedelta = 0.0,
         outage: bool = False,
         sleep: Sleep = time.sleep,
-        async_sleep: AsyncSleep = asyncio.sleep,
+        asleep: AsyncSleep = asyncio.sleep,
     ) -> None:
         #: The registry key.
         self.name = name or self.default_name
@@ -148,7 +150,7 @@ class SandboxProvider:
         self.failure_rate = failure_rate
         self.latency = latency
         self._sleep = sleep
-        self._async_sleep = async_sleep
+        self._asleep = asleep
         self._random = random.Random(seed)
         self._lock = threading.Lock()
         self._ids = itertools.count(1)
@@ -231,7 +233,7 @@ class SandboxProvider:
         return _unwrap(outcome)
 
     async def acharge(self, request: PaymentRequest) -> PaymentResult:
-        """Async face of :meth:`charge`: the same decision, waiting through ``async_sleep``.
+        """Async face of :meth:`charge`: the same decision, waiting through ``asleep``.
 
         Args:
             request: What to charge.
@@ -241,7 +243,7 @@ class SandboxProvider:
         """
         outcome = self._charge_step(request)
         if self._latency:
-            await self._async_sleep(self._latency)
+            await self._asleep(self._latency)
         return _unwrap(outcome)
 
     def refund(self, payment_id: str, amount: Decimal, *, idempotency_key: str) -> RefundResult:
@@ -269,7 +271,7 @@ class SandboxProvider:
     async def arefund(
         self, payment_id: str, amount: Decimal, *, idempotency_key: str
     ) -> RefundResult:
-        """Async face of :meth:`refund`: the same decision, waiting through ``async_sleep``.
+        """Async face of :meth:`refund`: the same decision, waiting through ``asleep``.
 
         Args:
             payment_id: A payment this sandbox charged.
@@ -281,7 +283,7 @@ class SandboxProvider:
         """
         outcome = self._refund_step(payment_id, amount, idempotency_key)
         if self._latency:
-            await self._async_sleep(self._latency)
+            await self._asleep(self._latency)
         return _unwrap(outcome)
 
     # -- the one core ----------------------------------------------------------------------------

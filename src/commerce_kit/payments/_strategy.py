@@ -1,14 +1,80 @@
-"""A base class for payment methods written against a blocking provider SDK."""
+"""What a payment method is: the protocol, and a base class for methods on a blocking SDK."""
 
 from __future__ import annotations
 
 import asyncio
 from abc import ABC, abstractmethod
 from decimal import Decimal
+from typing import Protocol, runtime_checkable
 
 from commerce_kit.payments._models import PaymentRequest, PaymentResult, RefundResult
 
-__all__ = ["SyncPaymentStrategy"]
+__all__ = ["PaymentStrategy", "SyncPaymentStrategy"]
+
+
+@runtime_checkable
+class PaymentStrategy(Protocol):
+    """A payment method a checkout can charge through: a card processor, a wallet, crypto.
+
+    A strategy offers the same operations to sync and asyncio callers. Write only the sync face by
+    subclassing :class:`commerce_kit.payments.SyncPaymentStrategy` (the async face then runs it in
+    a worker thread), or implement all four methods natively.
+
+    Contract:
+
+    * :attr:`name` is the registry key (``"card"``); :attr:`display_name` is what a checkout page
+      shows (``"Credit or debit card"``). Both are fixed for the strategy's lifetime.
+    * A charge or refund repeated with the same idempotency key must not move money twice: the
+      provider (or the strategy) answers the repeat with the first outcome. Retries rely on it.
+    * A decline, a business outcome that retrying cannot change, raises
+      :class:`~commerce_kit.payments.PaymentDeclinedError`.
+    * A transient failure (provider down, timeout, 5xx) raises
+      :class:`~commerce_kit.payments.PaymentUnavailableError`, or the builtin
+      :class:`ConnectionError` or :class:`TimeoutError`; these are retried.
+    * Nothing raised or logged carries a card number or a secret.
+
+    .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Importable from :mod:`commerce_kit.typing` only.
+    """
+
+    @property
+    def name(self) -> str:
+        """The registry key, such as ``"card"``."""
+        ...
+
+    @property
+    def display_name(self) -> str:
+        """The label a checkout page shows, such as ``"Credit or debit card"``."""
+        ...
+
+    def charge(self, request: PaymentRequest) -> PaymentResult:
+        """Charge ``request.amount`` to ``request.source``, once per idempotency key.
+
+        Raises:
+            PaymentDeclinedError: The provider declined.
+            PaymentUnavailableError: A transient failure; retrying may help.
+        """
+        ...
+
+    def refund(self, payment_id: str, amount: Decimal, *, idempotency_key: str) -> RefundResult:
+        """Return ``amount`` of the payment ``payment_id``, once per idempotency key.
+
+        Raises:
+            PaymentDeclinedError: The refund was refused (unknown payment, more than remains).
+            PaymentUnavailableError: A transient failure; retrying may help.
+        """
+        ...
+
+    async def acharge(self, request: PaymentRequest) -> PaymentResult:
+        """Async face of :meth:`charge`, with the same contract."""
+        ...
+
+    async def arefund(
+        self, payment_id: str, amount: Decimal, *, idempotency_key: str
+    ) -> RefundResult:
+        """Async face of :meth:`refund`, with the same contract."""
+        ...
 
 
 class SyncPaymentStrategy(ABC):
@@ -18,7 +84,7 @@ class SyncPaymentStrategy(ABC):
     :meth:`refund`; :meth:`acharge` and :meth:`arefund` hand those to :func:`asyncio.to_thread`
     so an event loop is never blocked. Override the async pair too when the provider has a native
     async client. Subclasses set :attr:`name` and :attr:`display_name` as class attributes (or
-    properties) and follow the :class:`~commerce_kit.payments.PaymentStrategy` contract.
+    properties) and follow the :class:`~commerce_kit.typing.PaymentStrategy` contract.
 
     Example:
         >>> from decimal import Decimal

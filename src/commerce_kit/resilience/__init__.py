@@ -1,109 +1,65 @@
-"""Resilience primitives: rate limiting, circuit breaking, retries and caching.
+"""The resilience core's events, snapshots, loops and value types.
 
-Pure standard library. Every component takes ``clock=`` (and ``sleep=`` where it waits), serves
-sync and asyncio callers from one core of logic, and is safe to share between threads.
+Pure standard library. The components themselves (:class:`~commerce_kit.RateLimiter`,
+:class:`~commerce_kit.CircuitBreaker`, :func:`~commerce_kit.retry`, :class:`~commerce_kit.TTLCache`
+and their kin) are imported from the package root; this module holds what they hand back and send
+to hooks. Their protocols and hook aliases live in :mod:`commerce_kit.typing`.
+
+.. versionchanged:: 0.2.0
+   The components moved to the package root only; the protocols and aliases to
+   :mod:`commerce_kit.typing`; ``format_retry_after`` to :mod:`commerce_kit.http`.
 """
 
 from __future__ import annotations
 
 # -- rate limiter --------------------------------------------------------------------------------
-from commerce_kit.resilience._http import format_retry_after
-from commerce_kit.resilience._rate_limiter import (
-    LimitExceeded,
-    RateLimit,
-    RateLimitDecision,
-    RateLimiter,
-    RateLimitStrategy,
-)
+from commerce_kit.resilience._rate_limiter import HitDenied
 
 # isort: split
 # -- cache ---------------------------------------------------------------------------------------
-from commerce_kit.resilience._cache import (
-    CacheEvent,
-    CacheStats,
-    EntryEvicted,
-    EvictionReason,
-    LoadFinished,
-    TTLCache,
-)
+from commerce_kit.resilience._cache import CacheStats, EntryEvicted, EvictionReason, LoadFinished
 
 # isort: split
 # -- circuit breaker -----------------------------------------------------------------------------
 from commerce_kit.resilience._circuit_breaker import (
-    BreakerEvent,
     BreakerSnapshot,
     CallFailed,
     CallRejected,
     CallSucceeded,
-    CircuitBreaker,
-    ExceptionFilter,
     StateChanged,
 )
-from commerce_kit.resilience._circuit_breaker_machine import BreakerRecord, CircuitState
-from commerce_kit.resilience._circuit_breaker_registry import CircuitBreakerRegistry
-from commerce_kit.resilience._circuit_breaker_store import (
-    BreakerCell,
-    BreakerStore,
-    MemoryBreakerCell,
-    MemoryBreakerStore,
-)
+from commerce_kit.resilience._circuit_breaker_machine import BreakerRecord
+from commerce_kit.resilience._circuit_breaker_store import MemoryBreakerCell, MemoryBreakerStore
 
+# isort: split
 # -- retry ---------------------------------------------------------------------------------------
 from commerce_kit.resilience._retry import (
     Attempt,
-    GiveUpReason,
-    Jitter,
-    RetryEvent,
-    RetryGaveUp,
-    RetryHook,
     RetryLoop,
-    RetryOn,
-    RetryScheduled,
-    retry,
     retry_after_hint,
-    retrying,
 )
-from commerce_kit.resilience._retry_budget import RetryBudget
+from commerce_kit.resilience._retry_core import Jitter
+from commerce_kit.resilience._retry_events import GiveUpReason, RetryGaveUp, RetryScheduled
 
 __all__ = [
     "Attempt",
-    "BreakerCell",
-    "BreakerEvent",
     "BreakerRecord",
     "BreakerSnapshot",
-    "BreakerStore",
-    "CacheEvent",
     "CacheStats",
     "CallFailed",
     "CallRejected",
     "CallSucceeded",
-    "CircuitBreaker",
-    "CircuitBreakerRegistry",
-    "CircuitState",
     "EntryEvicted",
     "EvictionReason",
-    "ExceptionFilter",
     "GiveUpReason",
+    "HitDenied",
     "Jitter",
-    "LimitExceeded",
     "LoadFinished",
     "MemoryBreakerCell",
     "MemoryBreakerStore",
-    "RateLimit",
-    "RateLimitDecision",
-    "RateLimitStrategy",
-    "RateLimiter",
-    "RetryBudget",
-    "RetryEvent",
     "RetryGaveUp",
-    "RetryHook",
     "RetryLoop",
-    "RetryOn",
     "RetryScheduled",
     "StateChanged",
-    "TTLCache",
-    "format_retry_after",
-    "retry",
     "retry_after_hint",
-    "retrying",
 ]

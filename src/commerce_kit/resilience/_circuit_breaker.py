@@ -14,7 +14,6 @@ the user's function and swaps the resulting record into a :class:`BreakerStore` 
 from __future__ import annotations
 
 import functools
-import inspect
 import logging
 import threading
 import time
@@ -26,6 +25,7 @@ from typing import Any, ParamSpec, TypeAlias, TypeVar, cast
 from commerce_kit._duration import to_seconds
 from commerce_kit._errors import CircuitOpenError
 from commerce_kit._hooks import emit
+from commerce_kit._types import Clock
 from commerce_kit.resilience._circuit_breaker_machine import (
     IDLE,
     Admission,
@@ -44,7 +44,12 @@ from commerce_kit.resilience._circuit_breaker_store import (
     MemoryBreakerCell,
 )
 from commerce_kit.resilience._circuit_breaker_window import RollingWindow
-from commerce_kit.typing import Clock
+from commerce_kit.resilience._matchers import (
+    ExceptionMatcher,
+    exception_matcher,
+    is_async_callable,
+)
+from commerce_kit.resilience._waits import wait_until
 
 __all__ = [
     "BreakerEvent",
@@ -53,7 +58,6 @@ __all__ = [
     "CallRejected",
     "CallSucceeded",
     "CircuitBreaker",
-    "ExceptionFilter",
     "StateChanged",
 ]
 
@@ -69,11 +73,6 @@ _FORCED_OPEN = CircuitState.FORCED_OPEN
 _DISABLED = CircuitState.DISABLED
 _NORMAL = Admission.NORMAL
 _TRIAL = Admission.TRIAL
-
-#: Which exceptions count as failures: an exception type, a tuple of them, or a predicate.
-ExceptionFilter: TypeAlias = (
-    type[Exception] | tuple[type[Exception], ...] | Callable[[Exception], bool]
-)
 
 
 @dataclass(frozen=True, slots=True)
@@ -195,6 +194,9 @@ class _NoFastPath:
 
 
 _NO_FAST_PATH = _NoFastPath()
+#: Builds the fast-fail error without the Python ``__init__`` chain (``CircuitOpenError`` then
+#: ``Exception``): about 30% of the "open fast-fail, raise + catch" row (2,774 against 4,146 ns,
+#: interleaved on a loaded machine). Only :meth:`CircuitBreaker._open_error` uses it.
 _new_error = CircuitOpenError.__new__
 
 
@@ -237,7 +239,7 @@ class CircuitBreaker:
     slot back without closing the circuit, since it proved nothing about the dependency. Every
     exception is re-raised unchanged.
 
-    One breaker serves threads and asyncio tasks alike (``call``, ``call_async``, or ``@breaker``
+    One breaker serves threads and asyncio tasks alike (``call``, ``acall``, or ``@breaker``
     on a ``def`` or an ``async def``). Every decision is a compare-and-set of the store's record,
     so concurrent callers never let more than ``half_open_max_calls`` trials through. A closed
     breaker with nothing to record runs the call with no lock and no clock read. The counts in
@@ -260,7 +262,9 @@ class CircuitBreaker:
             only an unbroken run of failures opens the circuit.
         half_open_max_calls: Trial calls allowed at once while half-open.
         success_threshold: Successful trials that close the circuit.
-        failure_on: Exception types, or a predicate on the exception, that count as failures.
+        failure_on: Which exceptions count as failures: an
+            :data:`~commerce_kit.typing.ExceptionMatcher` (an :class:`Exception` subclass, a
+            tuple of them, or a predicate on the exception).
         exclude: Exception types that never count, even if ``failure_on`` matches.
         hooks: Callables receiving :data:`~commerce_kit.resilience.BreakerEvent` objects. A hook
             that raises is logged and otherwise ignored.
@@ -292,6 +296,12 @@ class CircuitBreaker:
         30.0
 
     .. versionadded:: 0.1.0
+
+    .. versionchanged:: 0.2.0
+       ``call_async`` is now :meth:`acall`; ``failure_on`` takes an
+       :data:`~commerce_kit.typing.ExceptionMatcher` (which replaces ``ExceptionFilter``) and is
+       validated as ``retry(on=...)`` is; a decorated object whose ``__call__`` is async is
+       wrapped as async.
     """
 
     __slots__ = (
@@ -332,7 +342,7 @@ class CircuitBreaker:
         consecutive: bool = True,
         half_open_max_calls: int = 1,
         success_threshold: int = 1,
-        failure_on: ExceptionFilter = Exception,
+        failure_on: ExceptionMatcher = Exception,
         exclude: type[BaseException] | tuple[type[BaseException], ...] = (),
         hooks: Iterable[Callable[[BreakerEvent], None]] = (),
         clock: Clock = time.monotonic,
@@ -387,23 +397,7 @@ class CircuitBreaker:
             if slow_call_threshold is None
             else to_seconds(slow_call_threshold, name="slow_call_threshold")
         )
-        if isinstance(failure_on, (type, tuple)):
-            types = _exception_types(failure_on, "failure_on")
-            for item in types:
-                if not issubclass(item, Exception):
-                    raise TypeError(
-                        f"failure_on must name Exception subclasses, got {item.__name__}: "
-                        "other BaseExceptions always pass through uncounted"
-                    )
-            self._failure_types: tuple[type[BaseException], ...] = types
-            self._predicate: Callable[[Exception], bool] | None = None
-        elif callable(failure_on):
-            self._failure_types = ()
-            self._predicate = failure_on
-        else:
-            raise TypeError(
-                f"failure_on must be exception types or a predicate, got {failure_on!r}"
-            )
+        self._failure_types, self._predicate = exception_matcher(failure_on, name="failure_on")
         self._exclude = _exception_types(exclude, "exclude")
         self._hooks = tuple(hooks)
         self._name = name
@@ -469,9 +463,7 @@ class CircuitBreaker:
                 raise self._open_error(record, now)
         return self._call_slow(fn, args, kwargs)
 
-    async def call_async(
-        self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs
-    ) -> T:
+    async def acall(self, fn: Callable[P, Awaitable[T]], /, *args: P.args, **kwargs: P.kwargs) -> T:
         """Await ``fn(*args, **kwargs)`` through the breaker and return its result.
 
         A cancelled call (:class:`asyncio.CancelledError`) is not counted and gives back its
@@ -488,6 +480,9 @@ class CircuitBreaker:
         Raises:
             CircuitOpenError: The circuit is open (or half-open with its trials taken); ``fn``
                 was not called.
+
+        .. versionadded:: 0.2.0
+           Replaces ``call_async``, following the library's ``a`` prefix for async faces.
         """
         if self._fast_cell.record is IDLE:
             try:
@@ -507,20 +502,27 @@ class CircuitBreaker:
     def __call__(self, fn: Callable[P, T]) -> Callable[P, T]:
         """Decorate ``fn`` so that every call goes through the breaker.
 
-        Works on a ``def`` and an ``async def`` alike; the wrapper keeps the signature, and for
-        an ``async def`` it is a coroutine function too.
+        Works on a ``def``, an ``async def`` and an object whose ``__call__`` is async alike; the
+        wrapper keeps the signature, and for an async callable it is a coroutine function too.
 
         Args:
             fn: The function to guard.
 
         Returns:
             The guarded function.
+
+        .. versionchanged:: 0.2.0
+           An object with an ``async def __call__`` is wrapped as async.
         """
-        if inspect.iscoroutinefunction(fn):
-            return cast("Callable[P, T]", self._wrap_async(fn))
+        if is_async_callable(fn):
+            return cast(
+                "Callable[P, T]", self._wrap_async(cast("Callable[..., Awaitable[Any]]", fn))
+            )
 
         @functools.wraps(fn)
         def guarded(*args: P.args, **kwargs: P.kwargs) -> T:
+            # A copy of call()'s fast path, not a call to it: 146 against 304 ns in the "closed
+            # path, sync call" row (@CircuitBreaker), which keeps it over 3x the fastest peer.
             if self._fast_cell.record is IDLE:
                 try:
                     result = fn(*args, **kwargs)
@@ -541,6 +543,8 @@ class CircuitBreaker:
     def _wrap_async(self, fn: Callable[..., Awaitable[Any]]) -> Callable[..., Awaitable[Any]]:
         @functools.wraps(fn)
         async def guarded(*args: Any, **kwargs: Any) -> Any:
+            # A copy of acall()'s fast path, not an await of it: 313 against 638 ns in the "closed
+            # path, async call" row (@CircuitBreaker async).
             if self._fast_cell.record is IDLE:
                 try:
                     result = await fn(*args, **kwargs)
@@ -621,7 +625,10 @@ class CircuitBreaker:
         The entry points check for this case themselves and raise the returned error, so that
         the fast-fail path unwinds through one frame only.
         """
-        wait = record.opened_at + self._reset_timeout - now
+        due = record.opened_at + self._reset_timeout
+        wait = due - now
+        if now + wait < due:  # rounded one float step short: the retry would be refused again
+            wait = wait_until(now, due)
         self._rejections += 1
         if self._hooks:
             self._emit(CallRejected(self._name, _OPEN, wait))
@@ -635,13 +642,7 @@ class CircuitBreaker:
         self._rejections += 1
         if self._hooks:
             self._emit(CallRejected(self._name, state, wait))
-        # Equivalent to CircuitOpenError(message, name=..., retry_after=...) (a test holds the
-        # two to the same args and attributes), without the Python-level __init__ chain, which
-        # was a third of the fast-fail path's cost. _open_error does the same.
-        error = _new_error(CircuitOpenError, message)
-        error.name = self._name
-        error.retry_after = wait
-        return error
+        return CircuitOpenError(message, name=self._name, retry_after=wait)
 
     def _on_success(self, epoch: float | None, started: float) -> None:
         now = self._clock()
@@ -676,10 +677,10 @@ class CircuitBreaker:
     def _counts(self, exc: Exception) -> bool:
         if isinstance(exc, self._exclude):
             return False
+        if not isinstance(exc, self._failure_types):
+            return False
         predicate = self._predicate
-        if predicate is None:
-            return isinstance(exc, self._failure_types)
-        return bool(predicate(exc))
+        return predicate is None or bool(predicate(exc))
 
     def _on_ignored(self, epoch: float | None) -> None:
         self._ignored += 1

@@ -15,6 +15,8 @@ from __future__ import annotations
 import enum
 from dataclasses import dataclass
 
+from commerce_kit.resilience._waits import wait_until
+
 
 class CircuitState(enum.Enum):
     """The state of a circuit breaker.
@@ -216,13 +218,14 @@ def failures_in_window(record: BreakerRecord, now: float, policy: Policy) -> int
 def retry_after(record: BreakerRecord, now: float, policy: Policy) -> float:
     """Return the seconds until a call would be admitted, judged from ``record`` at ``now``.
 
-    ``0.0`` when a call would be admitted now. Open: the time left until the reset timeout ends.
+    ``0.0`` when a call would be admitted now. Open: the time left until the reset timeout ends,
+    such that ``now + retry_after`` is at or past it (see :func:`wait_until`).
     Half-open with every trial slot taken: ``reset_timeout``, the wait if the trial in flight
     fails now (it is shorter if the trial succeeds). Forced open: infinity.
     """
     state = record.state
     if state is CircuitState.OPEN:
-        return max(0.0, record.opened_at + policy.reset_timeout - now)
+        return wait_until(now, record.opened_at + policy.reset_timeout)
     if state is CircuitState.HALF_OPEN:
         return 0.0 if record.trials < policy.half_open_max_calls else policy.reset_timeout
     if state is CircuitState.FORCED_OPEN:

@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 import functools
-import inspect
 import threading
 from collections import OrderedDict
-from collections.abc import Callable, Iterator
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, ParamSpec, TypeVar, cast
 
 from commerce_kit.resilience._circuit_breaker import BreakerSnapshot, CircuitBreaker
 from commerce_kit.resilience._circuit_breaker_machine import CircuitState
+from commerce_kit.resilience._matchers import is_async_callable
 
 __all__ = ["CircuitBreakerRegistry"]
 
@@ -25,24 +25,24 @@ class CircuitBreakerRegistry:
 
     :meth:`get` makes the breaker for a new key with ``factory(key)`` (by default
     ``CircuitBreaker(key)``; pass :func:`functools.partial` or a function to set thresholds, hooks,
-    a clock or a shared store for every key). The registry holds at most ``max_size`` breakers that
+    a clock or a shared store for every key). The registry holds at most ``maxsize`` breakers that
     are closed or disabled: past that, it drops the least recently used of them. Open, half-open
-    and forced-open breakers are never dropped, even beyond ``max_size``: forgetting one would send
+    and forced-open breakers are never dropped, even beyond ``maxsize``: forgetting one would send
     traffic straight back to a failing dependency. A closed breaker that is dropped loses the
     failures it had counted; the next :meth:`get` of its key starts afresh.
 
     Args:
         factory: Makes the breaker for a key.
-        max_size: How many closed breakers to keep.
+        maxsize: How many closed breakers to keep.
 
     Raises:
-        ValueError: ``max_size`` is below 1.
+        ValueError: ``maxsize`` is below 1.
 
     Example:
         >>> import functools
         >>> from commerce_kit import CircuitBreaker, CircuitBreakerRegistry
         >>> breakers = CircuitBreakerRegistry(
-        ...     functools.partial(CircuitBreaker, failure_threshold=3), max_size=100
+        ...     functools.partial(CircuitBreaker, failure_threshold=3), maxsize=100
         ... )
         >>> breakers.get("paypal") is breakers.get("paypal")
         True
@@ -51,22 +51,25 @@ class CircuitBreakerRegistry:
         ('open', 'closed')
 
     .. versionadded:: 0.1.0
+
+    .. versionchanged:: 0.2.0
+       ``max_size=`` is now ``maxsize=``, as in :mod:`functools` and cachetools.
     """
 
-    __slots__ = ("_breakers", "_factory", "_lock", "_max_size")
+    __slots__ = ("_breakers", "_factory", "_lock", "_maxsize")
 
     def __init__(
         self,
         factory: Callable[[str], CircuitBreaker] = CircuitBreaker,
         *,
-        max_size: int = 1024,
+        maxsize: int = 1024,
     ) -> None:
-        if isinstance(max_size, bool) or not isinstance(max_size, int):
-            raise TypeError(f"max_size must be an int, got {type(max_size).__name__}")
-        if max_size < 1:
-            raise ValueError(f"max_size must be >= 1, got {max_size!r}")
+        if isinstance(maxsize, bool) or not isinstance(maxsize, int):
+            raise TypeError(f"maxsize must be an int, got {type(maxsize).__name__}")
+        if maxsize < 1:
+            raise ValueError(f"maxsize must be >= 1, got {maxsize!r}")
         self._factory = factory
-        self._max_size = max_size
+        self._maxsize = maxsize
         self._breakers: OrderedDict[str, CircuitBreaker] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -108,7 +111,7 @@ class CircuitBreakerRegistry:
                 breakers.move_to_end(key)
                 return breaker
             breakers[key] = made
-            if len(breakers) > self._max_size:
+            if len(breakers) > self._maxsize:
                 self._drop_one_closed()
             return made
 
@@ -163,12 +166,13 @@ class CircuitBreakerRegistry:
         key_of: Callable[..., str] = (lambda *_, **__: key) if isinstance(key, str) else key
 
         def decorate(fn: Callable[P, T]) -> Callable[P, T]:
-            if inspect.iscoroutinefunction(fn):
+            if is_async_callable(fn):
+                afn = cast("Callable[..., Awaitable[Any]]", fn)
 
                 @functools.wraps(fn)
                 async def guarded_async(*args: Any, **kwargs: Any) -> Any:
                     breaker = self.get(key_of(*args, **kwargs))
-                    return await breaker.call_async(fn, *args, **kwargs)
+                    return await breaker.acall(afn, *args, **kwargs)
 
                 return cast("Callable[P, T]", guarded_async)
 

@@ -102,7 +102,7 @@ class MemoryBreakerStore:
     breaker holds it, so breakers that a registry drops take their records with them.
 
     Example:
-        >>> from commerce_kit import MemoryBreakerStore
+        >>> from commerce_kit.resilience import MemoryBreakerStore
         >>> store = MemoryBreakerStore()
         >>> store.cell("paypal") is store.cell("paypal")
         True

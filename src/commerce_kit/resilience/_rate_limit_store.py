@@ -17,10 +17,10 @@ Memory is bounded two ways, both amortised O(1) per call:
   are exactly those not written for at least ``ttl`` seconds, whose state no longer matters
   (``ttl`` is the longest time a state stays meaningful after its last write, which the limiter
   computes from its policies). Only new keys make memory grow, so only they need to check.
-- **Capacity.** When the young generation holds ``max_keys // 2`` keys and a new key arrives, the
+- **Capacity.** When the young generation holds ``maxsize // 2`` keys and a new key arrives, the
   generations rotate early: the old generation (the least recently used keys) is dropped even if
   some of its keys have not expired. Those keys are forgotten, so their budget starts afresh: the
-  store fails open for them. At most ``max_keys`` keys are ever held.
+  store fails open for them. At most ``maxsize`` keys are ever held.
 """
 
 from __future__ import annotations
@@ -28,16 +28,65 @@ from __future__ import annotations
 import math
 import threading
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 if TYPE_CHECKING:
-    from commerce_kit.resilience._rate_limiter import RateLimitDecision
+    from commerce_kit.resilience._rate_limit_policy import RateLimitDecision
 
-__all__ = ["MemoryRateLimitStore", "Op"]
+__all__ = ["MemoryRateLimitStore", "Op", "RateLimitStore"]
 
 #: A pure per-key operation: ``(state or None, now, cost) -> (new_state, decision)``. Returning
 #: the very same state object means "nothing to write".
 Op = Callable[[Any, float, int], "tuple[Any, RateLimitDecision]"]
+
+
+class RateLimitStore(Protocol):
+    """Where a :class:`~commerce_kit.RateLimiter` keeps per-key state.
+
+    A store runs one operation per key atomically: it reads the key's state (``None`` when the
+    key is unknown), calls ``op(state, now, cost)``, writes back the new state it returns (unless
+    it is the very same object) and returns the decision. The operations are pure functions the
+    limiter supplies; states are a float, a short tuple of numbers or a sorted list of floats, so
+    a store in another process (a Redis Lua script) can run the same arithmetic. A store may drop
+    a state whose ``reset_after`` has passed.
+
+    The default store keeps state in process memory; see :class:`~commerce_kit.RateLimiter`.
+
+    .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Importable from :mod:`commerce_kit.typing` only.
+    """
+
+    def update(
+        self,
+        key: str,
+        op: Callable[[Any, float, int], tuple[Any, RateLimitDecision]],
+        now: float,
+        cost: int,
+        /,
+    ) -> RateLimitDecision:
+        """Run ``op`` on ``key``'s state atomically, store the result, return the decision."""
+        ...
+
+    async def aupdate(
+        self,
+        key: str,
+        op: Callable[[Any, float, int], tuple[Any, RateLimitDecision]],
+        now: float,
+        cost: int,
+        /,
+    ) -> RateLimitDecision:
+        """Async face of :meth:`update`."""
+        ...
+
+    def delete(self, key: str, /) -> None:
+        """Forget ``key``."""
+        ...
+
+    async def adelete(self, key: str, /) -> None:
+        """Async face of :meth:`delete`."""
+        ...
+
 
 # ``cost is _ONE`` is the fast path for the common call; any other value, including ``True``, is
 # validated in full.
@@ -54,25 +103,25 @@ class MemoryRateLimitStore:
 
     Args:
         ttl: Seconds after its last write beyond which a key's state no longer matters.
-        max_keys: The most keys held at once (at least 2).
+        maxsize: The most keys held at once (at least 2).
 
     Raises:
-        ValueError: ``max_keys`` is below 2 or ``ttl`` is not a positive finite number.
-        TypeError: ``max_keys`` is not an ``int``.
+        ValueError: ``maxsize`` is below 2 or ``ttl`` is not a positive finite number.
+        TypeError: ``maxsize`` is not an ``int``.
     """
 
-    __slots__ = ("_half", "_lock", "_max_keys", "_old", "_rotate_at", "_ttl", "_young")
+    __slots__ = ("_half", "_lock", "_maxsize", "_old", "_rotate_at", "_ttl", "_young")
 
-    def __init__(self, *, ttl: float, max_keys: int = 100_000) -> None:
-        checked: object = max_keys
+    def __init__(self, *, ttl: float, maxsize: int = 100_000) -> None:
+        checked: object = maxsize
         if not isinstance(checked, int) or isinstance(checked, bool):
-            raise TypeError(f"max_keys must be an int, got {type(checked).__name__}")
-        if max_keys < 2:
-            raise ValueError(f"max_keys must be >= 2, got {max_keys!r}")
+            raise TypeError(f"maxsize must be an int, got {type(checked).__name__}")
+        if maxsize < 2:
+            raise ValueError(f"maxsize must be >= 2, got {maxsize!r}")
         if not (0.0 < ttl < math.inf):
             raise ValueError(f"ttl must be a positive finite number of seconds, got {ttl!r}")
-        self._max_keys = max_keys
-        self._half = max_keys // 2
+        self._maxsize = maxsize
+        self._half = maxsize // 2
         self._ttl = float(ttl)
         self._young: dict[str, Any] = {}
         self._old: dict[str, Any] = {}
@@ -80,9 +129,9 @@ class MemoryRateLimitStore:
         self._lock = threading.Lock()
 
     @property
-    def max_keys(self) -> int:
+    def maxsize(self) -> int:
         """The most keys held at once."""
-        return self._max_keys
+        return self._maxsize
 
     def __len__(self) -> int:
         """Return how many keys are held now (some may have expired but not been dropped yet)."""
@@ -120,7 +169,7 @@ class MemoryRateLimitStore:
 
     def hit_function(
         self,
-        op: Op,
+        op: Callable[[Any, float, int], tuple[Any, RateLimitDecision]],
         apply: Callable[[Any, float, Any], RateLimitDecision],
         *,
         clock: Callable[[], float],

@@ -4,11 +4,12 @@ A retried call stops at the first of: success, an error that does not match ``on
 limit, a wait that would pass the deadline, a server hint longer than ``max_hint``, a missing
 idempotency key, or an exhausted :class:`~commerce_kit.RetryBudget`.
 
-One core decides what follows a failed attempt (:meth:`_Call.failed`: wait this long, or give up),
-from the attempt number, the error, the time and the deadline. Three faces drive it and only
-call, sleep and re-raise: the sync wrapper, the async wrapper and the :func:`retrying` loop.
-The success path does no work beyond a ``try``: no clock read unless a deadline or hooks need
-one, no allocation, no lock unless a budget counts the call.
+One frozen :class:`RetryPolicy` holds the configuration, validated once; :func:`retry` and
+:func:`retrying` build one from the same keyword options (:class:`RetryOptions`). The policy
+drives the decision core (``_retry_core.FailedCall``) through three faces that only call, sleep
+and re-raise: the sync wrapper, the async wrapper and the :class:`RetryLoop`. The success path
+does no work beyond a ``try``: no clock read unless a deadline or hooks need one, no allocation,
+no lock unless a budget counts the call.
 """
 
 from __future__ import annotations
@@ -16,34 +17,34 @@ from __future__ import annotations
 import asyncio
 import functools
 import inspect
-import logging
 import math
 import random as _random
-import sys
 import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import timedelta
-from enum import Enum
 from types import TracebackType
-from typing import Literal, ParamSpec, TypeAlias, TypeVar, cast
+from typing import TYPE_CHECKING, Literal, ParamSpec, TypedDict, TypeVar, cast
 
-from commerce_kit._duration import to_seconds
-from commerce_kit._errors import NonIdempotentRetryError
-from commerce_kit._hooks import emit
+from commerce_kit._duration import to_finite, to_seconds
+from commerce_kit._types import AsyncSleep, Clock, Sleep
+from commerce_kit.resilience._matchers import (
+    ExceptionMatcher,
+    exception_matcher,
+    is_async_callable,
+)
 from commerce_kit.resilience._retry_budget import RetryBudget
-from commerce_kit.typing import AsyncSleep, Clock, Sleep
+from commerce_kit.resilience._retry_core import FailedCall, Jitter, catch_of
+from commerce_kit.resilience._retry_events import RetryHook
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 __all__ = [
     "Attempt",
-    "GiveUpReason",
-    "Jitter",
-    "RetryEvent",
-    "RetryGaveUp",
-    "RetryHook",
     "RetryLoop",
-    "RetryOn",
-    "RetryScheduled",
+    "RetryOptions",
+    "RetryPolicy",
     "retry",
     "retry_after_hint",
     "retrying",
@@ -52,120 +53,11 @@ __all__ = [
 P = ParamSpec("P")
 T = TypeVar("T")
 
-_log = logging.getLogger("commerce_kit.retry")
-
-
-class Jitter(Enum):
-    """How a backoff wait is randomised, so that clients that failed together do not retry together.
-
-    With ``cap = min(wait_max, wait_initial * wait_exp_base ** (n - 1))`` before retry ``n``:
-
-    .. versionadded:: 0.1.0
-    """
-
-    #: Uniform in ``[0, cap]``: the least contention and the least total work (the default).
-    FULL = "full"
-    #: ``cap / 2`` plus uniform in ``[0, cap / 2]``: never much shorter than the plain backoff.
-    EQUAL = "equal"
-    #: Exactly ``cap``: deterministic, for tests and for a single client.
-    NONE = "none"
-    #: ``min(wait_max, uniform(wait_initial, 3 * previous wait))``, starting from
-    #: ``wait_initial``; grows from the previous wait rather than from the attempt number.
-    DECORRELATED = "decorrelated"
-
-
-_FULL = Jitter.FULL
-_EQUAL = Jitter.EQUAL
-_DECORRELATED = Jitter.DECORRELATED
-
-
-class GiveUpReason(Enum):
-    """Why a retried call stopped retrying and re-raised.
-
-    .. versionadded:: 0.1.0
-    """
-
-    #: The attempt limit was reached.
-    ATTEMPTS = "attempts"
-    #: The next wait would end at or after the deadline.
-    DEADLINE = "deadline"
-    #: The error asked for a wait longer than ``max_hint``.
-    HINT_TOO_LONG = "hint_too_long"
-    #: The shared :class:`~commerce_kit.RetryBudget` allowed no more retries.
-    BUDGET = "budget"
-    #: The call is not idempotent and carried no idempotency key.
-    NOT_IDEMPOTENT = "not_idempotent"
-
-
-_EXPLAIN = {
-    GiveUpReason.ATTEMPTS: "the attempt limit was reached",
-    GiveUpReason.DEADLINE: "the next wait would pass the deadline",
-    GiveUpReason.HINT_TOO_LONG: "the error asked for a wait longer than max_hint",
-    GiveUpReason.BUDGET: "the retry budget is exhausted",
-    GiveUpReason.NOT_IDEMPOTENT: "the call is not idempotent and has no idempotency key",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class RetryScheduled:
-    """Emitted after an attempt failed and before the wait that precedes the next one.
-
-    Attributes:
-        fn_name: The qualified name of the retried function (or the ``name=`` given).
-        attempt: The number of the attempt that failed, from 1.
-        wait: The seconds that will be waited before attempt ``attempt + 1``.
-        error: The exception the attempt raised.
-        elapsed: Seconds since the call started.
-        hinted: Whether ``wait`` came from the error's hint (such as ``retry_after``) rather than
-            from the backoff.
-
-    .. versionadded:: 0.1.0
-    """
-
-    fn_name: str
-    attempt: int
-    wait: float
-    error: Exception
-    elapsed: float
-    hinted: bool
-
-
-@dataclass(frozen=True, slots=True)
-class RetryGaveUp:
-    """Emitted when a call stops retrying an error that matched ``on``; the error is then raised.
-
-    Attributes:
-        fn_name: The qualified name of the retried function (or the ``name=`` given).
-        attempts: How many attempts were made, counting the first.
-        error: The exception of the last attempt, the one raised (or chained, for
-            :attr:`GiveUpReason.NOT_IDEMPOTENT`).
-        elapsed: Seconds since the call started.
-        reason: Why no further attempt was made.
-
-    .. versionadded:: 0.1.0
-    """
-
-    fn_name: str
-    attempts: int
-    error: Exception
-    elapsed: float
-    reason: GiveUpReason
-
-
-#: Either event a retry hook receives.
-RetryEvent: TypeAlias = RetryScheduled | RetryGaveUp
-#: A callable receiving retry events, for logging and metrics; what it raises is logged, never
-#: propagated.
-RetryHook: TypeAlias = Callable[[RetryEvent], None]
-#: What to retry on: an exception type, a tuple of them, or a predicate on the exception.
-RetryOn: TypeAlias = type[Exception] | tuple[type[Exception], ...] | Callable[[Exception], bool]
-_Hint: TypeAlias = Callable[[Exception], float | timedelta | None]
-
 
 def retry_after_hint(error: Exception) -> float | None:
     """Return the wait an error asks for through a numeric ``retry_after`` attribute.
 
-    This is the default ``hint=`` of :func:`retry`. :class:`~commerce_kit.CircuitOpenError`,
+    This is the default ``hint=`` of :class:`RetryPolicy`. :class:`~commerce_kit.CircuitOpenError`,
     :class:`~commerce_kit.RateLimitExceeded` and :class:`~commerce_kit.PaymentUnavailableError`
     carry one, and so can your own HTTP 429 or 503 wrapper.
 
@@ -184,340 +76,307 @@ def retry_after_hint(error: Exception) -> float | None:
     if isinstance(value, timedelta):
         return value.total_seconds()
     if isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
+        try:
+            return float(value)
+        except OverflowError:  # an int beyond the float range: a wait longer than any max_hint
+            return math.inf if value > 0 else -math.inf
     return None
 
 
-class _Policy:
-    """The normalised configuration shared by every call of one decorated function or loop.
+class RetryOptions(TypedDict, total=False):
+    """The keyword options of :func:`~commerce_kit.retry` and :func:`~commerce_kit.retrying`.
 
-    Never mutated after construction; a plain slotted class rather than a dataclass because it is
-    built once per decorator and a dataclass costs import time for nothing here.
+    Every key is optional; :class:`~commerce_kit.RetryPolicy`, which takes them too, documents
+    what each one means and its default. Use it to type your own function that passes options
+    through::
+
+        def resilient(**options: Unpack[RetryOptions]) -> RetryPolicy:
+            return RetryPolicy(on=ConnectionError, **options)
+
+    .. versionadded:: 0.2.0
     """
 
-    __slots__ = (
-        "asleep",
-        "attempts",
-        "budget",
-        "catch",
-        "clock",
-        "deadline",
-        "hint",
-        "hooks",
-        "idempotent",
-        "jitter",
-        "key",
-        "max_hint",
-        "predicate",
-        "random",
-        "sleep",
-        "timed",
-        "wait_exp_base",
-        "wait_initial",
-        "wait_max",
-    )
-
-    def __init__(
-        self,
-        *,
-        catch: tuple[type[Exception], ...],
-        predicate: Callable[[Exception], bool] | None,
-        attempts: int | None,
-        deadline: float | None,
-        wait_initial: float,
-        wait_max: float,
-        wait_exp_base: float,
-        jitter: Jitter,
-        max_hint: float,
-        hint: _Hint | None,
-        budget: RetryBudget | None,
-        idempotent: bool,
-        key: Callable[..., object] | None,
-        hooks: tuple[RetryHook, ...],
-        clock: Clock,
-        sleep: Sleep,
-        asleep: AsyncSleep,
-        random: Callable[[], float],
-        timed: bool,
-    ) -> None:
-        self.catch = catch
-        self.predicate = predicate
-        self.attempts = attempts
-        self.deadline = deadline
-        self.wait_initial = wait_initial
-        self.wait_max = wait_max
-        self.wait_exp_base = wait_exp_base
-        self.jitter = jitter
-        self.max_hint = max_hint
-        self.hint = hint
-        self.budget = budget
-        self.idempotent = idempotent
-        self.key = key
-        self.hooks = hooks
-        self.clock = clock
-        self.sleep = sleep
-        self.asleep = asleep
-        self.random = random
-        self.timed = timed
+    attempts: int | None
+    deadline: float | timedelta | None
+    wait_initial: float | timedelta
+    wait_max: float | timedelta
+    wait_exp_base: float
+    jitter: Jitter | Literal["full", "equal", "none", "decorrelated"]
+    hint: Callable[[Exception], float | timedelta | None] | None
+    max_hint: float | timedelta | None
+    budget: RetryBudget | None
+    idempotent: bool
+    idempotency_key: Callable[..., object] | None
+    hooks: Iterable[RetryHook]
+    clock: Clock
+    sleep: Sleep
+    asleep: AsyncSleep
+    random: Callable[[], float]
 
 
-def _make_policy(
-    *,
-    on: RetryOn,
-    attempts: int | None,
-    deadline: float | timedelta | None,
-    wait_initial: float | timedelta,
-    wait_max: float | timedelta,
-    wait_exp_base: float,
-    jitter: Jitter | str,
-    max_hint: float | timedelta | None,
-    hint: _Hint | None,
-    budget: RetryBudget | None,
-    idempotent: bool,
-    idempotency_key: Callable[..., object] | None,
-    hooks: Iterable[RetryHook],
-    clock: Clock,
-    sleep: Sleep,
-    asleep: AsyncSleep,
-    random: Callable[[], float],
-) -> _Policy:
-    catch, predicate = _normalise_on(on)
-    deadline_s = None if deadline is None else to_seconds(deadline, name="deadline")
-    if attempts is None:
-        if deadline_s is None:
-            raise ValueError("attempts=None needs a deadline, or the retries never end")
-    elif type(attempts) is not int or attempts < 1:
-        raise ValueError(f"attempts must be an int >= 1 or None, got {attempts!r}")
-    initial = to_seconds(wait_initial, name="wait_initial", allow_zero=True)
-    cap = to_seconds(wait_max, name="wait_max", allow_zero=True)
-    if not (math.isfinite(wait_exp_base) and wait_exp_base >= 1):
-        raise ValueError(f"wait_exp_base must be a finite number >= 1, got {wait_exp_base!r}")
+_OPTIONS = frozenset(RetryOptions.__annotations__)
+
+
+def _callable(value: object, name: str, *, optional: bool = False) -> None:
+    if not (callable(value) or (optional and value is None)):
+        what = "a callable or None" if optional else "a callable"
+        raise TypeError(f"{name} must be {what}, got {type(value).__name__}")
+
+
+def _attempts(value: object) -> int | None:
+    if value is None:
+        return None
+    if type(value) is not int:
+        raise TypeError(f"attempts must be an int >= 1 or None, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"attempts must be an int >= 1 or None, got {value!r}")
+    return value
+
+
+def _jitter(value: object) -> Jitter:
+    if isinstance(value, Jitter):
+        return value
+    choices = ", ".join(repr(j.value) for j in Jitter)
+    if not isinstance(value, str):
+        raise TypeError(f"jitter must be a Jitter or one of {choices}, got {type(value).__name__}")
     try:
-        jitter_kind = Jitter(jitter)
+        return Jitter(value)
     except ValueError:
-        choices = ", ".join(repr(j.value) for j in Jitter)
-        raise ValueError(f"jitter must be one of {choices}, got {jitter!r}") from None
-    hint_cap = cap if max_hint is None else to_seconds(max_hint, name="max_hint", allow_zero=True)
-    if idempotency_key is not None and idempotent:
-        raise ValueError("idempotency_key is only consulted with idempotent=False")
-    hook_tuple = tuple(hooks)
-    return _Policy(
-        catch=catch,
-        predicate=predicate,
-        attempts=attempts,
-        deadline=deadline_s,
-        wait_initial=initial,
-        wait_max=cap,
-        wait_exp_base=float(wait_exp_base),
-        jitter=jitter_kind,
-        max_hint=hint_cap,
-        hint=hint,
-        budget=budget,
-        idempotent=idempotent,
-        key=idempotency_key,
-        hooks=hook_tuple,
-        clock=clock,
-        sleep=sleep,
-        asleep=asleep,
-        random=random,
-        timed=deadline_s is not None or bool(hook_tuple),
-    )
+        raise ValueError(f"jitter must be one of {choices}, got {value!r}") from None
 
 
-def _normalise_on(
-    on: RetryOn,
-) -> tuple[tuple[type[Exception], ...], Callable[[Exception], bool] | None]:
-    if isinstance(on, type):
-        candidates: tuple[object, ...] = (on,)
-    elif isinstance(on, tuple):
-        candidates = on
-    elif callable(on):
-        return (Exception,), on
-    else:
-        raise TypeError(f"on must be an exception type, a tuple of them or a predicate: {on!r}")
-    if not candidates:
-        raise ValueError("on must name at least one exception type")
-    catch: list[type[Exception]] = []
-    for kind in candidates:
-        if not (isinstance(kind, type) and issubclass(kind, Exception)):
-            raise TypeError(
-                f"on must list Exception subclasses, got {kind!r}; BaseException-only types "
-                "(KeyboardInterrupt, SystemExit, asyncio.CancelledError) are never retried"
-            )
-        catch.append(kind)
-    return tuple(catch), None
+def _hooks(value: object) -> tuple[RetryHook, ...]:
+    if callable(value) or not isinstance(value, Iterable):
+        raise TypeError(
+            f"hooks must be an iterable of callables (put a single hook in a list), "
+            f"got {type(value).__name__}"
+        )
+    hooks = tuple(value)
+    for hook in hooks:
+        _callable(hook, "each hook")
+    return cast("tuple[RetryHook, ...]", hooks)
 
 
-def _emit(hooks: tuple[RetryHook, ...], event: RetryEvent) -> None:
-    emit(hooks, event, _log)
+@dataclass(frozen=True, slots=True, init=False)
+class RetryPolicy:
+    """How to retry: which errors, how often, how long to wait, and what bounds the whole call.
 
+    Build one when several functions or blocks share a policy, and apply it with
+    :meth:`decorate` (a decorator) or :meth:`retrying` (a loop over a block); :func:`retry` and
+    :func:`retrying` build one from the same options for a single use. Every argument is
+    validated here, once, and kept normalised (durations in float seconds, ``jitter`` as a
+    :class:`Jitter`, ``hooks`` as a tuple); the policy never changes afterwards.
+    :func:`dataclasses.replace` derives a variant and validates it again.
 
-def _chain(error: Exception, earlier: Exception) -> None:
-    """Make the previous attempt's error reachable as ``error.__context__``, as a loop would."""
-    if error.__context__ is not None:
-        return
-    seen: BaseException | None = earlier
-    for _ in range(64):  # a bounded walk: never link an error into its own chain
-        if seen is None:
-            break
-        if seen is error:
-            return
-        seen = seen.__context__
-    error.__context__ = earlier
+    Args:
+        on: The errors to retry: an :class:`Exception` subclass, a tuple of them, or a predicate
+            ``(error) -> bool`` (see :data:`~commerce_kit.typing.ExceptionMatcher`). There is
+            no default; say what is transient. Kept as a tuple of types, or as the predicate.
+        attempts: The total number of calls, counting the first: ``3`` (the default) means one
+            call and at most two retries. ``None`` means no limit, which needs a ``deadline``.
+        deadline: Seconds (or a timedelta) from the start of the call after which no new attempt
+            starts: a retry whose wait would end at or past it is not made, and the last error is
+            raised at once instead of sleeping. An attempt in flight is not interrupted, so the
+            call ends within ``deadline`` plus the duration of one attempt. ``None`` (the
+            default) means none.
+        wait_initial: The backoff cap before the first retry; ``0.1`` seconds by default.
+        wait_max: The largest backoff wait; ``5.0`` seconds by default.
+        wait_exp_base: The factor the backoff cap grows by per retry (at least 1); ``2.0``.
+        jitter: How the backoff is randomised; see :class:`Jitter`. ``"full"`` by default.
+        hint: Reads the wait an error asks for (by default :func:`retry_after_hint`), or
+            ``None`` to ignore hints.
+        max_hint: The longest hinted wait honoured; a longer hint gives up at once. ``None``
+            (the default) means ``wait_max``.
+        budget: A :class:`~commerce_kit.RetryBudget`, shared between functions calling the same
+            service, that must allow each retry; every call is counted in it.
+        idempotent: Whether calling twice is harmless (the default). With ``False`` a call is
+            retried only if it carries an idempotency key, and otherwise raises
+            :class:`~commerce_kit.NonIdempotentRetryError` instead of retrying. A block run by
+            :meth:`retrying` has no arguments to carry a key, so it needs ``True``.
+        idempotency_key: With ``idempotent=False``, a function of the call's arguments returning
+            its key; by default the call's ``idempotency_key`` keyword argument. A key of
+            ``None`` or ``""`` counts as missing.
+        hooks: Callables receiving a :class:`~commerce_kit.RetryScheduled` before each wait and a
+            :class:`~commerce_kit.RetryGaveUp` when retrying stops; what they raise is logged on
+            the ``commerce_kit.retry`` logger, not propagated.
+        clock: Monotonic seconds, read only when a deadline or hooks need the time.
+        sleep: Waits between attempts of a plain function or a ``for`` loop.
+        asleep: Waits between attempts of an ``async def`` function or an ``async for`` loop.
+        random: Returns floats in ``[0, 1)`` for the jitter; inject a seeded one in tests.
 
+    Raises:
+        TypeError: An argument has the wrong type (``attempts="3"``, ``on`` naming something
+            other than :class:`Exception` subclasses, a ``clock`` that is not callable), or an
+            unknown option is given.
+        ValueError: An argument is out of range, ``attempts=None`` lacks a deadline, or
+            ``idempotency_key`` is given without ``idempotent=False``.
 
-class _Call:
-    """The state of one call once its first attempt has failed: the core every face drives."""
+    Example:
+        >>> from commerce_kit.resilience import RetryPolicy
+        >>> from commerce_kit.testing import ManualClock
+        >>> clock = ManualClock()
+        >>> psp = RetryPolicy(on=ConnectionError, jitter="none", clock=clock, sleep=clock.sleep)
+        >>> replies = [ConnectionError("reset"), "charged"]
+        >>> @psp.decorate
+        ... def charge():
+        ...     reply = replies.pop(0)
+        ...     if isinstance(reply, Exception):
+        ...         raise reply
+        ...     return reply
+        >>> charge(), clock.sleeps
+        ('charged', [0.1])
 
-    __slots__ = ("args", "attempt", "kwargs", "last", "name", "policy", "previous_wait", "start")
+    .. versionadded:: 0.2.0
+    """
 
-    def __init__(
-        self,
-        policy: _Policy,
-        name: str,
-        start: float,
-        args: tuple[object, ...],
-        kwargs: dict[str, object],
-    ) -> None:
-        self.policy = policy
-        self.name = name
-        self.start = start
-        self.args = args
-        self.kwargs = kwargs
-        self.attempt = 0
-        self.previous_wait = policy.wait_initial
-        # The error of the attempt before, kept only while a retry is pending so the next error
-        # can chain it. Its traceback holds the caller's frame, which holds this object: the
-        # faces drop it as soon as the call ends, or the cycle would wait for the garbage
-        # collector.
-        self.last: Exception | None = None
+    on: tuple[type[Exception], ...] | Callable[[Exception], bool]
+    attempts: int | None
+    deadline: float | None
+    wait_initial: float
+    wait_max: float
+    wait_exp_base: float
+    jitter: Jitter
+    hint: Callable[[Exception], float | timedelta | None] | None
+    max_hint: float | None
+    budget: RetryBudget | None
+    idempotent: bool
+    idempotency_key: Callable[..., object] | None
+    hooks: tuple[RetryHook, ...]
+    clock: Clock
+    sleep: Sleep
+    asleep: AsyncSleep
+    random: Callable[[], float]
 
-    def failed(self, error: Exception) -> float | None:
-        """Decide what follows a failed attempt.
+    def __init__(self, *, on: ExceptionMatcher, **options: Unpack[RetryOptions]) -> None:
+        unknown = options.keys() - _OPTIONS
+        if unknown:
+            raise TypeError(f"unknown retry option {min(unknown)!r}")
+        types, predicate = exception_matcher(on, name="on")
+        deadline = options.get("deadline")
+        deadline_s = None if deadline is None else to_seconds(deadline, name="deadline")
+        attempts = _attempts(options.get("attempts", 3))
+        if attempts is None and deadline_s is None:
+            raise ValueError("attempts=None needs a deadline, or the retries never end")
+        max_hint = options.get("max_hint")
+        hint = options.get("hint", retry_after_hint)
+        _callable(hint, "hint", optional=True)
+        budget = options.get("budget")
+        if budget is not None and not isinstance(budget, RetryBudget):
+            raise TypeError(f"budget must be a RetryBudget or None, got {type(budget).__name__}")
+        idempotent = options.get("idempotent", True)
+        if type(idempotent) is not bool:
+            raise TypeError(f"idempotent must be a bool, got {type(idempotent).__name__}")
+        key = options.get("idempotency_key")
+        _callable(key, "idempotency_key", optional=True)
+        if key is not None and idempotent:
+            raise ValueError("idempotency_key is only consulted with idempotent=False")
+        clock = options.get("clock", time.monotonic)
+        sleep = options.get("sleep", time.sleep)
+        asleep = options.get("asleep", asyncio.sleep)
+        random = options.get("random", _random.random)
+        _callable(clock, "clock")
+        _callable(sleep, "sleep")
+        _callable(asleep, "asleep")
+        _callable(random, "random")
+        fields: dict[str, object] = {
+            "on": types if predicate is None else predicate,
+            "attempts": attempts,
+            "deadline": deadline_s,
+            "wait_initial": to_seconds(
+                options.get("wait_initial", 0.1), name="wait_initial", allow_zero=True
+            ),
+            "wait_max": to_seconds(options.get("wait_max", 5.0), name="wait_max", allow_zero=True),
+            "wait_exp_base": to_finite(
+                options.get("wait_exp_base", 2.0), name="wait_exp_base", minimum=1
+            ),
+            "jitter": _jitter(options.get("jitter", Jitter.FULL)),
+            "hint": hint,
+            "max_hint": (
+                None if max_hint is None else to_seconds(max_hint, name="max_hint", allow_zero=True)
+            ),
+            "budget": budget,
+            "idempotent": idempotent,
+            "idempotency_key": key,
+            "hooks": _hooks(options.get("hooks", ())),
+            "clock": clock,
+            "sleep": sleep,
+            "asleep": asleep,
+            "random": random,
+        }
+        for field, value in fields.items():
+            object.__setattr__(self, field, value)  # a frozen dataclass sets its fields so
+
+    def decorate(self, fn: Callable[P, T], /, *, name: str | None = None) -> Callable[P, T]:
+        """Return ``fn`` retried under this policy, with the same signature.
+
+        Usable as a bare decorator (``@policy.decorate``). Plain functions are retried with
+        ``sleep``; ``async def`` functions, and objects whose ``__call__`` is ``async def``, with
+        ``asleep``. See :func:`retry` for what a retried call does.
+
+        Args:
+            fn: The function to retry.
+            name: The name events and notes use; by default the function's module and qualified
+                name.
 
         Returns:
-            The seconds to wait before the next attempt, or ``None`` when the caller must
-            re-raise ``error`` as it is.
+            The retrying function.
 
         Raises:
-            NonIdempotentRetryError: A retry was due but the call carries no idempotency key.
+            TypeError: ``fn`` is a generator function.
+
+        .. versionadded:: 0.2.0
         """
-        policy = self.policy
-        self.attempt = attempt = self.attempt + 1
-        if policy.predicate is not None and not policy.predicate(error):
-            return None
-        if self.last is not None:
-            _chain(error, self.last)
-            self.last = None
-        now = policy.clock() if policy.timed else self.start
+        return _decorate(self, fn, name)
 
-        wait = 0.0
-        hinted = False
-        reason: GiveUpReason | None = None
-        limit = policy.attempts
-        if limit is not None and attempt >= limit:
-            reason = GiveUpReason.ATTEMPTS
-        else:
-            wait, hinted = self._next_wait(attempt, error)
-            if hinted and wait > policy.max_hint:
-                reason = GiveUpReason.HINT_TOO_LONG
-            elif policy.deadline is not None and now + wait >= self.start + policy.deadline:
-                reason = GiveUpReason.DEADLINE
-            elif not policy.idempotent and not self._keyed():
-                reason = GiveUpReason.NOT_IDEMPOTENT
-            elif policy.budget is not None and not policy.budget.try_withdraw():
-                reason = GiveUpReason.BUDGET
+    def retrying(self, *, name: str = "<block>") -> RetryLoop:
+        """Return a loop that retries a block of code under this policy; see :func:`retrying`.
 
-        if reason is None:
-            if policy.hooks:
-                _emit(
-                    policy.hooks,
-                    RetryScheduled(self.name, attempt, wait, error, now - self.start, hinted),
-                )
-            self.last = error
-            return wait
-        if policy.hooks:
-            _emit(policy.hooks, RetryGaveUp(self.name, attempt, error, now - self.start, reason))
-        if reason is GiveUpReason.NOT_IDEMPOTENT:
-            raise NonIdempotentRetryError(
-                f"{self.name} failed with {type(error).__name__} and is marked idempotent=False, "
-                "but the call carries no idempotency key, so it is not retried"
-            ) from error
-        if sys.version_info >= (3, 11):  # pragma: no branch - 3.10 has no exception notes
-            plural = "" if attempt == 1 else "s"
-            error.add_note(
-                f"commerce_kit.retry: gave up on {self.name} after {attempt} attempt{plural}: "
-                f"{_EXPLAIN[reason]}"
+        Args:
+            name: The name events and notes use.
+
+        Returns:
+            A reusable iterable of :class:`Attempt`.
+
+        Raises:
+            ValueError: The policy says ``idempotent=False``: a block has no arguments to carry
+                an idempotency key, so decide before the loop whether it may run twice.
+
+        .. versionadded:: 0.2.0
+        """
+        if not self.idempotent:
+            raise ValueError(
+                "a retried block has no arguments to carry an idempotency key: use a policy "
+                "with idempotent=True, and decide before the loop whether the block may run twice"
             )
-        return None
-
-    def _next_wait(self, attempt: int, error: Exception) -> tuple[float, bool]:
-        """Return the wait after failed attempt ``attempt``, and whether the error hinted it."""
-        policy = self.policy
-        hint = policy.hint(error) if policy.hint is not None else None
-        if isinstance(hint, timedelta):
-            hint = hint.total_seconds()
-        if hint is None or math.isnan(hint):
-            return self._backoff(attempt), False
-        return (hint if hint > 0 else 0.0), True
-
-    def _backoff(self, attempt: int) -> float:
-        """Return the jittered exponential backoff that follows failed attempt ``attempt``."""
-        # Module-level aliases of the enum members and no min(): on this path an enum attribute
-        # or a builtin call costs more than the arithmetic.
-        policy = self.policy
-        jitter = policy.jitter
-        cap = policy.wait_max
-        if jitter is _DECORRELATED:
-            low = policy.wait_initial
-            wait = low + (3 * self.previous_wait - low) * policy.random()
-            if wait > cap:  # noqa: PLR1730 - a builtin call costs more than the branch here
-                wait = cap
-            self.previous_wait = wait
-            return wait
-        try:
-            grown = policy.wait_initial * policy.wait_exp_base ** (attempt - 1)
-        except OverflowError:
-            grown = cap
-        if grown < cap:  # noqa: PLR1730 - same
-            cap = grown
-        if jitter is _FULL:
-            return cap * policy.random()
-        if jitter is _EQUAL:
-            half = cap / 2
-            return half + half * policy.random()
-        return cap
-
-    def _keyed(self) -> bool:
-        key_of = self.policy.key
-        if key_of is None:
-            key = self.kwargs.get("idempotency_key")
-        else:
-            key = key_of(*self.args, **self.kwargs)
-        return key is not None and key != ""
+        return RetryLoop._create(self, name)  # noqa: SLF001 - same module
 
 
 def _function_name(fn: Callable[..., object]) -> str:
-    qualname = getattr(fn, "__qualname__", None)
-    if qualname is None:
-        return repr(fn)
-    module = getattr(fn, "__module__", None)
+    while isinstance(fn, functools.partial):
+        fn = fn.func
+    qualname: str | None = getattr(fn, "__qualname__", None)
+    module: str | None
+    if qualname is None:  # an instance with a __call__: name it by its class
+        qualname = type(fn).__qualname__
+        module = type(fn).__module__
+    else:
+        module = getattr(fn, "__module__", None)
     return f"{module}.{qualname}" if module else str(qualname)
 
 
-def _decorate(policy: _Policy, fn: Callable[P, T], name: str | None) -> Callable[P, T]:
+def _decorate(policy: RetryPolicy, fn: Callable[P, T], name: str | None) -> Callable[P, T]:
     if inspect.isgeneratorfunction(fn) or inspect.isasyncgenfunction(fn):
         raise TypeError(
             "retry cannot wrap a generator function: calling it only creates the generator, "
             "which never fails; retry the function that consumes it instead"
         )
     fn_name = name if name is not None else _function_name(fn)
-    catch = policy.catch
+    catch = catch_of(policy.on)
     budget = policy.budget
-    timed = policy.timed
+    timed = policy.deadline is not None or bool(policy.hooks)
     clock = policy.clock
 
-    if inspect.iscoroutinefunction(fn):
+    if is_async_callable(fn):
         asleep = policy.asleep
         afn = cast("Callable[P, Awaitable[object]]", fn)
 
@@ -529,7 +388,7 @@ def _decorate(policy: _Policy, fn: Callable[P, T], name: str | None) -> Callable
             try:
                 return await afn(*args, **kwargs)
             except catch as error:
-                call = _Call(policy, fn_name, start, args, kwargs)
+                call = FailedCall(policy, fn_name, start, args, kwargs)
                 wait = call.failed(error)
                 if wait is None:
                     raise
@@ -544,7 +403,7 @@ def _decorate(policy: _Policy, fn: Callable[P, T], name: str | None) -> Callable
                         if wait is None:
                             raise
             finally:
-                call.last = None  # see _Call.last
+                call.last = None  # see FailedCall.last
 
         return cast("Callable[P, T]", retry_async)
 
@@ -558,7 +417,7 @@ def _decorate(policy: _Policy, fn: Callable[P, T], name: str | None) -> Callable
         try:
             return fn(*args, **kwargs)
         except catch as error:
-            call = _Call(policy, fn_name, start, args, kwargs)
+            call = FailedCall(policy, fn_name, start, args, kwargs)
             wait = call.failed(error)
             if wait is None:
                 raise
@@ -573,31 +432,13 @@ def _decorate(policy: _Policy, fn: Callable[P, T], name: str | None) -> Callable
                     if wait is None:
                         raise
         finally:
-            call.last = None  # see _Call.last
+            call.last = None  # see FailedCall.last
 
     return retry_sync
 
 
 def retry(
-    *,
-    on: RetryOn,
-    attempts: int | None = 3,
-    deadline: float | timedelta | None = None,
-    wait_initial: float | timedelta = 0.1,
-    wait_max: float | timedelta = 5.0,
-    wait_exp_base: float = 2.0,
-    jitter: Jitter | Literal["full", "equal", "none", "decorrelated"] = "full",
-    hint: Callable[[Exception], float | timedelta | None] | None = retry_after_hint,
-    max_hint: float | timedelta | None = None,
-    budget: RetryBudget | None = None,
-    idempotent: bool = True,
-    idempotency_key: Callable[..., object] | None = None,
-    hooks: Iterable[RetryHook] = (),
-    name: str | None = None,
-    clock: Clock = time.monotonic,
-    sleep: Sleep = time.sleep,
-    asleep: AsyncSleep = asyncio.sleep,
-    random: Callable[[], float] = _random.random,
+    *, on: ExceptionMatcher, name: str | None = None, **options: Unpack[RetryOptions]
 ) -> Callable[[Callable[P, T]], Callable[P, T]]:
     """Retry the decorated function when it raises a matching error, with jittered backoff.
 
@@ -605,9 +446,10 @@ def retry(
     the first successful result. An error that does not match ``on`` is raised at once,
     untouched; so is any :class:`BaseException` that is not an :class:`Exception`
     (``KeyboardInterrupt``, ``asyncio.CancelledError``). A matching error is retried after a
-    wait, until one of the limits below stops it; then the **last error is re-raised as is**: the
-    same object, with a note saying why retrying stopped, and the previous attempt's error
-    chained as its ``__context__`` so tracebacks show every attempt.
+    wait, until one of the limits stops it; then the **last error is re-raised as is**: the
+    same object, with a note saying why retrying stopped (one per retried function: a later
+    give-up on the same instance replaces it), and the previous attempt's error chained as its
+    ``__context__`` so tracebacks show every attempt.
 
     The wait before retry ``n`` (``n = 1`` after the first failure) is the capped exponential
     ``min(wait_max, wait_initial * wait_exp_base ** (n - 1))``, randomised by ``jitter``. The
@@ -622,46 +464,27 @@ def retry(
     ``on``) waits exactly until the breaker lets a trial through, or gives up at once if that is
     past ``max_hint`` or the deadline.
 
+    ``retry(on=..., **options)`` is ``RetryPolicy(on=..., **options).decorate``: to share one
+    policy between several functions, build the :class:`RetryPolicy` once.
+
     Args:
         on: The errors to retry: an :class:`Exception` subclass, a tuple of them, or a predicate
             ``(error) -> bool``. There is no default; say what is transient.
-        attempts: The total number of calls, counting the first: ``3`` means one call and at
-            most two retries. ``None`` means no limit, which needs a ``deadline``.
-        deadline: Seconds (or a timedelta) from the start of the call after which no new attempt
-            starts: a retry whose wait would end at or past it is not made, and the last error is
-            raised at once instead of sleeping. An attempt in flight is not interrupted, so the
-            call ends within ``deadline`` plus the duration of one attempt.
-        wait_initial: The backoff cap before the first retry.
-        wait_max: The largest backoff wait.
-        wait_exp_base: The factor the backoff cap grows by per retry (at least 1).
-        jitter: How the backoff is randomised; see :class:`Jitter`.
-        hint: Reads the wait an error asks for, or ``None`` for none; ``None`` here ignores hints.
-        max_hint: The longest hinted wait honoured; a longer hint gives up at once. ``None``
-            means ``wait_max``.
-        budget: A :class:`~commerce_kit.RetryBudget`, shared between functions calling the same
-            service, that must allow each retry; every call is counted in it.
-        idempotent: Whether calling twice is harmless. With ``False`` a call is retried only if
-            it carries an idempotency key, and otherwise raises
-            :class:`~commerce_kit.NonIdempotentRetryError` instead of retrying.
-        idempotency_key: With ``idempotent=False``, a function of the call's arguments returning
-            its key; by default the call's ``idempotency_key`` keyword argument. A key of
-            ``None`` or ``""`` counts as missing.
-        hooks: Callables receiving a :class:`RetryScheduled` before each wait and a
-            :class:`RetryGaveUp` when retrying stops; what they raise is logged, not propagated.
         name: The name events and notes use; by default the function's module and qualified name.
-        clock: Monotonic seconds, read only when a deadline or hooks need the time.
-        sleep: Waits between attempts of a plain function.
-        asleep: Waits between attempts of an ``async def`` function.
-        random: Returns floats in ``[0, 1)`` for the jitter; inject a seeded one in tests.
+        **options: The rest of the policy
+            (:class:`~commerce_kit.typing.RetryOptions`): ``attempts``, ``deadline``,
+            ``wait_initial``, ``wait_max``, ``wait_exp_base``, ``jitter``, ``hint``,
+            ``max_hint``, ``budget``, ``idempotent``, ``idempotency_key``, ``hooks``, ``clock``,
+            ``sleep``, ``asleep`` and ``random``, as :class:`RetryPolicy` describes them.
 
     Returns:
         A decorator that returns the retrying function with the same signature.
 
     Raises:
-        TypeError: ``on`` names something other than :class:`Exception` subclasses, or the
-            decorated function is a generator function.
-        ValueError: An argument is out of range (see each), ``attempts=None`` lacks a deadline,
-            or ``idempotency_key`` is given without ``idempotent=False``.
+        TypeError: An option has the wrong type or is unknown, ``on`` names something other
+            than :class:`Exception` subclasses, or the decorated function is a generator
+            function.
+        ValueError: An option is out of range (see :class:`RetryPolicy`).
 
     Example:
         >>> from commerce_kit import retry
@@ -678,31 +501,18 @@ def retry(
         ('charged', [0.1, 0.2])
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       The options are one typed keyword set shared with :func:`retrying` and
+       :class:`RetryPolicy`; a wrong type (``attempts="3"``) raises :class:`TypeError`; objects
+       with an ``async def __call__`` are retried as async; repeated give-ups on one exception
+       instance keep one note.
     """
-    policy = _make_policy(
-        on=on,
-        attempts=attempts,
-        deadline=deadline,
-        wait_initial=wait_initial,
-        wait_max=wait_max,
-        wait_exp_base=wait_exp_base,
-        jitter=jitter,
-        max_hint=max_hint,
-        hint=hint,
-        budget=budget,
-        idempotent=idempotent,
-        idempotency_key=idempotency_key,
-        hooks=hooks,
-        clock=clock,
-        sleep=sleep,
-        asleep=asleep,
-        random=random,
-    )
+    policy = RetryPolicy(on=on, **options)
 
-    def decorate(fn: Callable[P, T]) -> Callable[P, T]:
+    def decorator(fn: Callable[P, T]) -> Callable[P, T]:
         return _decorate(policy, fn, name)
 
-    return decorate
+    return decorator
 
 
 class Attempt:
@@ -745,26 +555,28 @@ class Attempt:
 
 
 class _AttemptLoop:
-    """The iterator behind :class:`RetryLoop`: both faces over one :class:`_Call`."""
+    """The iterator behind :class:`RetryLoop`: both faces over one :class:`FailedCall`."""
 
-    __slots__ = ("_call", "_state", "_wait")
+    __slots__ = ("_call", "_catch", "_state", "_wait")
 
-    def __init__(self, policy: _Policy, name: str) -> None:
+    def __init__(self, policy: RetryPolicy, name: str) -> None:
         if policy.budget is not None:
             policy.budget.deposit()
-        start = policy.clock() if policy.timed else 0.0
-        self._call = _Call(policy, name, start, (), {})
+        timed = policy.deadline is not None or bool(policy.hooks)
+        start = policy.clock() if timed else 0.0
+        self._call = FailedCall(policy, name, start, (), {})
+        self._catch = catch_of(policy.on)
         self._wait = 0.0
         self._state = 0  # 0: before the first attempt, 1: an attempt failed, 2: finished
 
     def ended(self, exc: BaseException | None) -> bool:
         """Record how an attempt ended; return whether to swallow its error."""
         wait = None
-        if exc is not None and isinstance(exc, self._call.policy.catch):
+        if exc is not None and isinstance(exc, self._catch):
             wait = self._call.failed(exc)
         if wait is None:
             self._state = 2
-            self._call.last = None  # see _Call.last
+            self._call.last = None  # see FailedCall.last
             return False
         self._wait = wait
         self._state = 1
@@ -815,11 +627,11 @@ class RetryLoop:
     __slots__ = ("_name", "_policy")
 
     _name: str
-    _policy: _Policy
+    _policy: RetryPolicy
 
     @classmethod
-    def _create(cls, policy: _Policy, name: str) -> RetryLoop:
-        # Built by retrying() only: no public constructor to document or misuse.
+    def _create(cls, policy: RetryPolicy, name: str) -> RetryLoop:
+        # Built by RetryPolicy.retrying() only: no public constructor to document or misuse.
         loop = cls.__new__(cls)
         loop._policy = policy  # noqa: SLF001 - initialising our own instance
         loop._name = name  # noqa: SLF001 - same
@@ -836,23 +648,7 @@ class RetryLoop:
 
 
 def retrying(
-    *,
-    on: RetryOn,
-    attempts: int | None = 3,
-    deadline: float | timedelta | None = None,
-    wait_initial: float | timedelta = 0.1,
-    wait_max: float | timedelta = 5.0,
-    wait_exp_base: float = 2.0,
-    jitter: Jitter | Literal["full", "equal", "none", "decorrelated"] = "full",
-    hint: Callable[[Exception], float | timedelta | None] | None = retry_after_hint,
-    max_hint: float | timedelta | None = None,
-    budget: RetryBudget | None = None,
-    hooks: Iterable[RetryHook] = (),
-    name: str = "<block>",
-    clock: Clock = time.monotonic,
-    sleep: Sleep = time.sleep,
-    asleep: AsyncSleep = asyncio.sleep,
-    random: Callable[[], float] = _random.random,
+    *, on: ExceptionMatcher, name: str = "<block>", **options: Unpack[RetryOptions]
 ) -> RetryLoop:
     """Retry a block of code rather than a whole function, with the same policy as :func:`retry`.
 
@@ -862,34 +658,24 @@ def retrying(
             with attempt:
                 response = client.get(url)
 
-    ``async for`` works the same way and waits with ``asleep``. The arguments mean what they mean
-    for :func:`retry`; a block has no arguments, so there is no idempotency check: decide before
-    the loop whether the block may run twice.
+    ``async for`` works the same way and waits with ``asleep``. The options mean what they mean
+    for :func:`retry`, except that a block has no arguments and so no idempotency key: decide
+    before the loop whether the block may run twice (``idempotent=False`` is refused).
+    ``retrying(on=..., **options)`` is ``RetryPolicy(on=..., **options).retrying()``.
 
     Args:
         on: The errors to retry: an :class:`Exception` subclass, a tuple of them, or a predicate.
-        attempts: The total number of attempts, counting the first; ``None`` needs a deadline.
-        deadline: Seconds from the start of the loop after which no new attempt starts.
-        wait_initial: The backoff cap before the first retry.
-        wait_max: The largest backoff wait.
-        wait_exp_base: The factor the backoff cap grows by per retry.
-        jitter: How the backoff is randomised; see :class:`Jitter`.
-        hint: Reads the wait an error asks for; ``None`` ignores hints.
-        max_hint: The longest hinted wait honoured; ``None`` means ``wait_max``.
-        budget: A shared :class:`~commerce_kit.RetryBudget` that must allow each retry.
-        hooks: Callables receiving :class:`RetryScheduled` and :class:`RetryGaveUp` events.
         name: The name events and notes use.
-        clock: Monotonic seconds, read only when a deadline or hooks need the time.
-        sleep: Waits between attempts of a ``for`` loop.
-        asleep: Waits between attempts of an ``async for`` loop.
-        random: Returns floats in ``[0, 1)`` for the jitter.
+        **options: The rest of the policy
+            (:class:`~commerce_kit.typing.RetryOptions`), as :class:`RetryPolicy` describes it.
 
     Returns:
         A reusable iterable of attempts.
 
     Raises:
-        TypeError: ``on`` names something other than :class:`Exception` subclasses.
-        ValueError: An argument is out of range or ``attempts=None`` lacks a deadline.
+        TypeError: An option has the wrong type or is unknown, or ``on`` names something other
+            than :class:`Exception` subclasses.
+        ValueError: An option is out of range, or ``idempotent=False`` is given.
 
     Example:
         >>> from commerce_kit import retrying
@@ -905,24 +691,8 @@ def retrying(
         ('stock: 7', 2, [0.1])
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       The options are one typed keyword set shared with :func:`retry` and
+       :class:`RetryPolicy`.
     """
-    policy = _make_policy(
-        on=on,
-        attempts=attempts,
-        deadline=deadline,
-        wait_initial=wait_initial,
-        wait_max=wait_max,
-        wait_exp_base=wait_exp_base,
-        jitter=jitter,
-        max_hint=max_hint,
-        hint=hint,
-        budget=budget,
-        idempotent=True,
-        idempotency_key=None,
-        hooks=hooks,
-        clock=clock,
-        sleep=sleep,
-        asleep=asleep,
-        random=random,
-    )
-    return RetryLoop._create(policy, name)  # noqa: SLF001 - same module
+    return RetryPolicy(on=on, **options).retrying(name=name)

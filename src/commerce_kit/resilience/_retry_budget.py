@@ -15,8 +15,8 @@ import threading
 import time
 from datetime import timedelta
 
-from commerce_kit._duration import to_seconds
-from commerce_kit.typing import Clock
+from commerce_kit._duration import to_finite, to_seconds
+from commerce_kit._types import Clock
 
 __all__ = ["RetryBudget"]
 
@@ -43,6 +43,7 @@ class RetryBudget:
         clock: Monotonic seconds; pass a :class:`~commerce_kit.testing.ManualClock` in tests.
 
     Raises:
+        TypeError: An argument has the wrong type (``slices=2.0``, ``ratio="0.1"``).
         ValueError: ``ratio`` or ``min_retries_per_second`` is negative or not finite,
             ``window`` is not positive, or ``slices`` is less than 1.
 
@@ -57,6 +58,8 @@ class RetryBudget:
         [True, True, False]
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       An argument of the wrong type raises :class:`TypeError` (it was :class:`ValueError`).
     """
 
     __slots__ = (
@@ -84,15 +87,20 @@ class RetryBudget:
         slices: int = 10,
         clock: Clock = time.monotonic,
     ) -> None:
-        for name, value in (("ratio", ratio), ("min_retries_per_second", min_retries_per_second)):
-            if not (math.isfinite(value) and value >= 0):
-                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
-        if type(slices) is not int or slices < 1:
+        ratio = to_finite(ratio, name="ratio", minimum=0)
+        min_retries_per_second = to_finite(
+            min_retries_per_second, name="min_retries_per_second", minimum=0
+        )
+        if type(slices) is not int:
+            raise TypeError(f"slices must be an int >= 1, got {type(slices).__name__}")
+        if slices < 1:
             raise ValueError(f"slices must be an int >= 1, got {slices!r}")
+        if not callable(clock):
+            raise TypeError(f"clock must be a callable, got {type(clock).__name__}")
         #: Retries allowed per call counted in the window.
-        self.ratio = float(ratio)
+        self.ratio = ratio
         #: Retries allowed per second of window regardless of traffic.
-        self.min_retries_per_second = float(min_retries_per_second)
+        self.min_retries_per_second = min_retries_per_second
         #: The length of the sliding window, in seconds.
         self.window = to_seconds(window, name="window")
         #: The number of steps the window slides in.

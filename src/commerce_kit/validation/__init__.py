@@ -10,12 +10,7 @@ from __future__ import annotations
 
 from commerce_kit.validation._catalogue import ERROR_CODES
 from commerce_kit.validation._currencies import MINOR_UNITS as CURRENCY_MINOR_UNITS
-from commerce_kit.validation._events import (
-    RecordRejected,
-    SecurityEvent,
-    ValidationEvent,
-    ValidationFinished,
-)
+from commerce_kit.validation._events import RecordRejected, SecurityEvent, ValidationFinished
 from commerce_kit.validation._excerpt import excerpt
 from commerce_kit.validation._fields import (
     CurrencyCode,
@@ -56,7 +51,6 @@ __all__ = [
     "StockLevel",
     "Threat",
     "ThreatCategory",
-    "ValidationEvent",
     "ValidationFinished",
     "ValidationReport",
     "Validator",

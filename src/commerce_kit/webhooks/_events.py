@@ -20,6 +20,9 @@ class FailureReason(str, Enum):
     ``error.reason is FailureReason.REPLAYED``.
 
     .. versionadded:: 0.1.0
+
+    .. versionchanged:: 0.2.0
+       Added :attr:`INVALID_PAYLOAD`.
     """
 
     #: A required header is absent or empty.
@@ -35,6 +38,10 @@ class FailureReason(str, Enum):
     NO_MATCHING_SIGNATURE = "no_matching_signature"
     #: The signature is valid, but this delivery was already accepted within the tolerance.
     REPLAYED = "replayed"
+    #: The payload is a str holding a lone surrogate, which UTF-8 cannot encode, so it is not
+    #: the body that was signed (signing refuses such a str with this reason too).
+    #: (New in 0.2.0.)
+    INVALID_PAYLOAD = "invalid_payload"
 
 
 @dataclass(frozen=True, slots=True)

@@ -7,7 +7,7 @@ import time
 from heapq import heapify, heappop, heappush
 from typing import Protocol
 
-from commerce_kit.typing import Clock
+from commerce_kit._types import Clock
 
 
 class ReplayStore(Protocol):
@@ -41,19 +41,19 @@ class ReplayStore(Protocol):
 class MemoryReplayStore:
     """A bounded, thread-safe :class:`ReplayStore` in this process's memory.
 
-    Entries are forgotten once the clock is strictly past their expiry. When ``max_size`` live
+    Entries are forgotten once the clock is strictly past their expiry. When ``maxsize`` live
     entries are held, adding one more first forgets the entry that expires soonest (ties broken
     by key): only authenticated deliveries reach the store, so this happens only when a sender
-    delivers more than ``max_size`` messages within one tolerance window, and the store then
+    delivers more than ``maxsize`` messages within one tolerance window, and the store then
     protects the most recent ones.
 
     Args:
-        max_size: The most keys held at once.
+        maxsize: The most keys held at once.
         clock: Wall-clock Unix seconds, like the timestamps in the headers; default
             :func:`time.time`.
 
     Raises:
-        ValueError: ``max_size`` is smaller than 1.
+        ValueError: ``maxsize`` is smaller than 1.
 
     Example:
         >>> from commerce_kit.testing import ManualClock
@@ -63,16 +63,19 @@ class MemoryReplayStore:
         (False, True)
 
     .. versionadded:: 0.1.0
+
+    .. versionchanged:: 0.2.0
+       ``max_size`` is spelled ``maxsize``, as in :func:`functools.lru_cache`.
     """
 
-    __slots__ = ("_clock", "_expiry", "_heap", "_lock", "_max_size")
+    __slots__ = ("_clock", "_expiry", "_heap", "_lock", "_maxsize")
 
-    def __init__(self, max_size: int = 100_000, *, clock: Clock = time.time) -> None:
-        if isinstance(max_size, bool) or not isinstance(max_size, int):
-            raise TypeError(f"max_size must be an int, got {type(max_size).__name__}")
-        if max_size < 1:
-            raise ValueError(f"max_size must be >= 1, got {max_size!r}")
-        self._max_size = max_size
+    def __init__(self, maxsize: int = 100_000, *, clock: Clock = time.time) -> None:
+        if isinstance(maxsize, bool) or not isinstance(maxsize, int):
+            raise TypeError(f"maxsize must be an int, got {type(maxsize).__name__}")
+        if maxsize < 1:
+            raise ValueError(f"maxsize must be >= 1, got {maxsize!r}")
+        self._maxsize = maxsize
         self._clock = clock
         self._lock = threading.Lock()
         # key -> expiry of the live entries, and a min-heap of (expiry, key) over them. A key
@@ -82,7 +85,7 @@ class MemoryReplayStore:
         self._heap: list[tuple[float, str]] = []
 
     def __repr__(self) -> str:
-        return f"MemoryReplayStore(size={len(self._expiry)}, max_size={self._max_size})"
+        return f"MemoryReplayStore(size={len(self._expiry)}, maxsize={self._maxsize})"
 
     def __len__(self) -> int:
         """Return how many keys are held (expired ones may linger until the next call)."""
@@ -116,7 +119,7 @@ class MemoryReplayStore:
                 return False
             else:
                 seen = False
-                if len(expiry) >= self._max_size:
+                if len(expiry) >= self._maxsize:
                     while True:
                         when, old = heappop(heap)
                         if expiry.get(old) == when:
@@ -124,7 +127,7 @@ class MemoryReplayStore:
                             break
             expiry[key] = expires_at
             heappush(heap, (expires_at, key))
-            if len(heap) > 2 * self._max_size:
+            if len(heap) > 2 * self._maxsize:
                 # Too many stale items left by extended expiries: rebuild from the live ones.
                 heap[:] = [(when, k) for k, when in expiry.items()]
                 heapify(heap)

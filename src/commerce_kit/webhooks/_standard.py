@@ -1,4 +1,4 @@
-"""Signing and verifying webhooks by the Standard Webhooks scheme (HMAC-SHA256, ``v1``)."""
+"""Signing and verifying webhooks by the Standard Webhooks scheme (``v1`` and ``v1a``)."""
 
 from __future__ import annotations
 
@@ -7,24 +7,33 @@ import binascii
 import secrets
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from hmac import compare_digest
 from typing import Literal
 
-from commerce_kit.typing import Clock
+from commerce_kit._types import Clock
+from commerce_kit.webhooks._ed25519 import (
+    PUBLIC_KEY_PREFIX,
+    SECRET_KEY_PREFIX,
+    Ed25519Key,
+    decode_signature,
+)
 from commerce_kit.webhooks._events import FailureReason, WebhookHook
 from commerce_kit.webhooks._hmac import HmacSha256
 from commerce_kit.webhooks._replay import ReplayStore
 from commerce_kit.webhooks._verifier import (
     Verifier,
-    as_bytes,
     clip,
     header,
+    payload_bytes,
     secrets_of,
     signing_timestamp,
 )
 
 _PREFIX = "whsec_"
+# The most v1a entries of one header checked against the keys: an ed25519 verification costs
+# tens of microseconds, and the header is the sender's (unauthenticated) text.
+MAX_V1A_ENTRIES = 16
 
 
 def generate_secret(size: int = 32) -> str:
@@ -43,8 +52,17 @@ def generate_secret(size: int = 32) -> str:
     return _PREFIX + base64.b64encode(secrets.token_bytes(size)).decode("ascii")
 
 
-def _key(secret: str | bytes) -> bytes:
-    """Decode one secret to key bytes; the error never quotes the secret."""
+def _key(secret: str | bytes) -> HmacSha256 | Ed25519Key:
+    """Decode one secret to a key; the error never quotes the secret."""
+    if isinstance(secret, str):
+        text = secret.strip()
+        if text.startswith((SECRET_KEY_PREFIX, PUBLIC_KEY_PREFIX)):
+            return Ed25519Key(text)
+    return HmacSha256(_hmac_key(secret))
+
+
+def _hmac_key(secret: str | bytes) -> bytes:
+    """Decode one HMAC secret to key bytes; the error never quotes the secret."""
     if isinstance(secret, (bytes, bytearray)):
         key = bytes(secret)
     elif isinstance(secret, str):
@@ -66,15 +84,23 @@ def _key(secret: str | bytes) -> bytes:
 class Webhook(Verifier):
     """Sign and verify webhooks by the `Standard Webhooks`_ scheme.
 
-    The signed content is ``{webhook-id}.{webhook-timestamp}.{payload}``, MACed with
-    HMAC-SHA256; the ``webhook-signature`` header is a space-separated list of
-    ``v1,<base64 MAC>`` entries.
+    The signed content is ``{webhook-id}.{webhook-timestamp}.{payload}``. A symmetric secret
+    (``whsec_``) MACs it with HMAC-SHA256, giving a ``v1,<base64 MAC>`` entry; an ed25519 key
+    (``whsk_`` secret key, ``whpk_`` public key) signs it, giving a ``v1a,<base64 signature>``
+    entry. The ``webhook-signature`` header is a space-separated list of such entries.
 
-    **Rotation.** Give several secrets, newest first, while a secret is being replaced.
+    **Asymmetric keys.** A sender signs with its ``whsk_`` secret key and hands receivers the
+    ``whpk_`` public key, which verifies but cannot sign. ed25519 keys need the
+    ``cryptography`` package (``pip install 'commerce-kit[ed25519]'``), imported only when such
+    a key is given; ``whsec_`` secrets need nothing beyond the standard library. At most
+    16 ``v1a`` entries of a header are checked, since each costs an
+    ed25519 verification.
+
+    **Rotation.** Give several secrets or keys, newest first, while one is being replaced.
     :meth:`verify` accepts a delivery whose header matches any of them, and :meth:`sign` emits
-    one ``v1`` entry per secret, as the scheme asks of senders during a rotation, so receivers
+    one entry per secret, as the scheme asks of senders during a rotation, so receivers
     holding either the old or the new secret keep verifying. Drop the old secret when the
-    rotation is over.
+    rotation is over. Symmetric and asymmetric keys may be mixed.
 
     **Time.** Timestamps are Unix seconds, so ``clock`` is wall-clock time (default
     :func:`time.time`), not the monotonic clock other components take; pass a
@@ -87,8 +113,8 @@ class Webhook(Verifier):
     lost with the same id.
 
     Args:
-        secret: One secret (``"whsec_<base64>"``, bare base64, or raw key bytes) or a sequence
-            of them, newest first.
+        secret: One secret (``"whsec_<base64>"``, bare base64, raw key bytes, or an ed25519
+            ``"whsk_<base64>"`` / ``"whpk_<base64>"`` key) or a sequence of them, newest first.
         tolerance: How far a timestamp may be from now, either way; default 5 minutes.
         clock: Wall-clock Unix seconds; read once per call.
         replay_store: ``"memory"`` (default) for a fresh :class:`MemoryReplayStore` on
@@ -98,9 +124,10 @@ class Webhook(Verifier):
             each verification.
 
     Raises:
-        ValueError: A secret is empty or not base64, no secret is given, or ``tolerance`` is not
-            positive.
+        ValueError: A secret is empty or not base64, an ed25519 key is not 32 bytes, no secret
+            is given, or ``tolerance`` is not positive.
         TypeError: A secret is neither str nor bytes.
+        ModuleNotFoundError: An ed25519 key is given and ``cryptography`` is not installed.
 
     Example:
         >>> from commerce_kit.webhooks import Webhook
@@ -112,9 +139,13 @@ class Webhook(Verifier):
     .. _Standard Webhooks: https://www.standardwebhooks.com/
 
     .. versionadded:: 0.1.0
+
+    .. versionchanged:: 0.2.0
+       ed25519 keys (``whsk_``, ``whpk_``): ``v1a`` signatures are made and verified instead
+       of ignored.
     """
 
-    __slots__ = ("_keys",)
+    __slots__ = ("_ed25519", "_hmac", "_keys")
 
     scheme = "standard-webhooks"
 
@@ -127,9 +158,12 @@ class Webhook(Verifier):
         replay_store: ReplayStore | Literal["memory"] | None = "memory",
         hooks: Iterable[WebhookHook] = (),
     ) -> None:
-        keys = tuple(HmacSha256(_key(one)) for one in secrets_of(secret))
+        keys = tuple(_key(one) for one in secrets_of(secret))
         super().__init__(tolerance=tolerance, clock=clock, replay_store=replay_store, hooks=hooks)
+        # Every key in the order given (signing), and the keys of each version (verifying).
         self._keys = keys
+        self._hmac = tuple(key for key in keys if isinstance(key, HmacSha256))
+        self._ed25519 = tuple(key for key in keys if isinstance(key, Ed25519Key))
 
     def __repr__(self) -> str:
         return (
@@ -137,22 +171,34 @@ class Webhook(Verifier):
             f"replay_store={self.replay_store!r})"
         )
 
-    def sign(self, msg_id: str, timestamp: int | None, payload: str | bytes) -> str:
+    def sign(self, msg_id: str, timestamp: int | datetime | None, payload: str | bytes) -> str:
         """Return the ``webhook-signature`` header value for a delivery.
 
         Args:
             msg_id: The delivery's unique id, kept across retries: visible ASCII, no spaces, no
                 ``"."``.
-            timestamp: The attempt's Unix time in whole seconds, or ``None`` for the clock's.
+            timestamp: The attempt's time: Unix seconds, an aware
+                :class:`~datetime.datetime` (rounded down to whole seconds), or ``None`` for
+                the clock's.
             payload: The exact body that will be sent (a str is sent as UTF-8).
 
         Returns:
-            One ``v1,<base64>`` entry per secret, space-separated.
+            One entry per secret, space-separated: ``v1,<base64>`` for a ``whsec_`` secret,
+            ``v1a,<base64>`` for a ``whsk_`` key.
 
         Raises:
-            ValueError: ``msg_id`` is empty or holds a character it may not, or ``timestamp``
-                is negative.
-            TypeError: ``timestamp`` is not an int.
+            ValueError: ``msg_id`` is empty or holds a character it may not, ``timestamp``
+                is negative or a naive datetime, or a key is a ``whpk_`` public key, which
+                cannot sign.
+            TypeError: ``timestamp`` is neither an int nor a datetime.
+            WebhookVerificationError: ``payload`` is a str holding a lone surrogate, which
+                UTF-8 cannot encode (reason :attr:`FailureReason.INVALID_PAYLOAD`), as
+                :meth:`verify` refuses it.
+
+        .. versionchanged:: 0.2.0
+           ``timestamp`` may be an aware datetime; ed25519 keys sign ``v1a`` entries; a str
+           payload UTF-8 cannot encode raises :class:`~commerce_kit.WebhookVerificationError`
+           instead of :class:`UnicodeEncodeError`.
         """
         # A header value carries visible ASCII; a "." would let id and timestamp trade
         # characters inside the signed content.
@@ -166,14 +212,18 @@ class Webhook(Verifier):
                 f"msg_id must be non-empty visible ASCII without spaces or '.', got {msg_id!r}"
             )
         head = f"{msg_id}.{signing_timestamp(timestamp, self._clock)}.".encode("ascii")
-        body = payload.encode() if isinstance(payload, str) else payload
-        return " ".join(
-            "v1," + binascii.b2a_base64(key.digest(head, body), newline=False).decode("ascii")
-            for key in self._keys
-        )
+        body = payload_bytes(payload)
+        entries = []
+        for key in self._keys:
+            if isinstance(key, HmacSha256):
+                mac = binascii.b2a_base64(key.digest(head, body), newline=False)
+                entries.append("v1," + mac.decode("ascii"))
+            else:
+                entries.append(key.sign(head + body))
+        return " ".join(entries)
 
     def sign_headers(
-        self, msg_id: str, timestamp: int | None, payload: str | bytes
+        self, msg_id: str, timestamp: int | datetime | None, payload: str | bytes
     ) -> dict[str, str]:
         """Return the three headers to send with a delivery.
 
@@ -188,6 +238,10 @@ class Webhook(Verifier):
         Raises:
             ValueError: As for :meth:`sign`.
             TypeError: As for :meth:`sign`.
+            WebhookVerificationError: As for :meth:`sign`.
+
+        .. versionchanged:: 0.2.0
+           As for :meth:`sign`.
         """
         timestamp = signing_timestamp(timestamp, self._clock)
         return {
@@ -212,7 +266,12 @@ class Webhook(Verifier):
         Raises:
             WebhookVerificationError: The delivery did not verify; its ``reason`` is a
                 :class:`FailureReason`: a missing header, a malformed timestamp, one too old or
-                too new, no matching ``v1`` signature, or a replayed id.
+                too new, a str payload UTF-8 cannot encode, no matching ``v1`` (or, with
+                ed25519 keys, ``v1a``) signature, or a replayed id.
+
+        .. versionchanged:: 0.2.0
+           ``v1a`` entries are verified with ed25519 keys; a str payload holding a lone
+           surrogate is refused (:attr:`FailureReason.INVALID_PAYLOAD`).
         """
         msg_id = header(headers, "webhook-id")
         raw_timestamp = header(headers, "webhook-timestamp")
@@ -235,15 +294,23 @@ class Webhook(Verifier):
         timestamp = self._check_time(raw_timestamp, msg_id)
         # The timestamp is signed as received: it is plain digits once it has parsed.
         head = f"{msg_id}.{raw_timestamp}.".encode("utf-8", "surrogatepass")
-        body = as_bytes(payload)
-        expected = [
-            binascii.b2a_base64(key.digest(head, body), newline=False).decode("ascii")
-            for key in self._keys
-        ]
-        if not _any_v1_matches(signatures, expected):
+        body = self._body(payload, msg_id)
+        matched = False
+        if self._hmac:
+            expected = [
+                binascii.b2a_base64(key.digest(head, body), newline=False).decode("ascii")
+                for key in self._hmac
+            ]
+            matched = _any_v1_matches(signatures, expected)
+        if not matched and self._ed25519:
+            matched = _any_v1a_matches(signatures, head + body, self._ed25519)
+        if not matched:
+            versions = " or ".join(
+                version for version, keys in (("v1", self._hmac), ("v1a", self._ed25519)) if keys
+            )
             self._reject(
                 FailureReason.NO_MATCHING_SIGNATURE,
-                f"no v1 signature of delivery {clip(msg_id)} matches",
+                f"no {versions} signature of delivery {clip(msg_id)} matches",
                 msg_id,
             )
         self._accept(msg_id, timestamp, msg_id)
@@ -253,7 +320,7 @@ class Webhook(Verifier):
 def _any_v1_matches(signatures: str, expected: list[str]) -> bool:
     """Tell whether any ``v1`` entry equals any expected MAC, comparing in constant time.
 
-    Entries of other versions (``v1a`` for ed25519, future ones) are ignored.
+    Entries of other versions (``v1a``, future ones) are ignored.
     """
     for entry in signatures.split():
         version, _, candidate = entry.partition(",")
@@ -261,4 +328,22 @@ def _any_v1_matches(signatures: str, expected: list[str]) -> bool:
             for mac in expected:
                 if compare_digest(mac, candidate):
                     return True
+    return False
+
+
+def _any_v1a_matches(signatures: str, content: bytes, keys: tuple[Ed25519Key, ...]) -> bool:
+    """Tell whether any of the first 16 ``v1a`` entries signs ``content``."""
+    tried = 0
+    for entry in signatures.split():
+        version, _, candidate = entry.partition(",")
+        if version != "v1a":
+            continue
+        signature = decode_signature(candidate)
+        if signature is None:
+            continue
+        tried += 1
+        if tried > MAX_V1A_ENTRIES:
+            return False
+        if any(key.verify(signature, content) for key in keys):
+            return True
     return False

@@ -4,18 +4,18 @@ from __future__ import annotations
 
 import time
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from hmac import compare_digest
 from typing import Literal
 
-from commerce_kit.typing import Clock
+from commerce_kit._types import Clock
 from commerce_kit.webhooks._events import FailureReason, WebhookHook
 from commerce_kit.webhooks._hmac import HmacSha256
 from commerce_kit.webhooks._replay import ReplayStore
 from commerce_kit.webhooks._verifier import (
     Verifier,
-    as_bytes,
     header,
+    payload_bytes,
     secrets_of,
     signing_timestamp,
 )
@@ -95,26 +95,36 @@ class StripeWebhook(Verifier):
             f"replay_store={self.replay_store!r})"
         )
 
-    def sign(self, timestamp: int | None, payload: str | bytes) -> str:
+    def sign(self, timestamp: int | datetime | None, payload: str | bytes) -> str:
         """Return a ``Stripe-Signature`` header value, as Stripe would send it.
 
         Args:
-            timestamp: Unix seconds, or ``None`` for the clock's reading.
+            timestamp: Unix seconds, an aware :class:`~datetime.datetime` (rounded down to
+                whole seconds), or ``None`` for the clock's reading.
             payload: The exact body (a str is taken as its UTF-8).
 
         Returns:
             ``t=<timestamp>`` followed by one ``v1=<hex>`` entry per secret.
 
         Raises:
-            ValueError: ``timestamp`` is negative.
-            TypeError: ``timestamp`` is not an int.
+            ValueError: ``timestamp`` is negative or a naive datetime.
+            TypeError: ``timestamp`` is neither an int nor a datetime.
+            WebhookVerificationError: ``payload`` is a str holding a lone surrogate
+                (reason :attr:`FailureReason.INVALID_PAYLOAD`), as :meth:`verify` refuses it.
+
+        .. versionchanged:: 0.2.0
+           ``timestamp`` may be an aware datetime; a str payload UTF-8 cannot encode raises
+           :class:`~commerce_kit.WebhookVerificationError` instead of
+           :class:`UnicodeEncodeError`.
         """
         t = signing_timestamp(timestamp, self._clock)
         head = f"{t}.".encode("ascii")
-        body = payload.encode() if isinstance(payload, str) else payload
+        body = payload_bytes(payload)
         return f"t={t}," + ",".join("v1=" + key.digest(head, body).hex() for key in self._keys)
 
-    def sign_headers(self, timestamp: int | None, payload: str | bytes) -> dict[str, str]:
+    def sign_headers(
+        self, timestamp: int | datetime | None, payload: str | bytes
+    ) -> dict[str, str]:
         """Return ``{"Stripe-Signature": ...}`` for a delivery.
 
         Args:
@@ -127,6 +137,7 @@ class StripeWebhook(Verifier):
         Raises:
             ValueError: As for :meth:`sign`.
             TypeError: As for :meth:`sign`.
+            WebhookVerificationError: As for :meth:`sign`.
         """
         return {"Stripe-Signature": self.sign(timestamp, payload)}
 
@@ -144,8 +155,12 @@ class StripeWebhook(Verifier):
         Raises:
             WebhookVerificationError: The delivery did not verify; its ``reason`` is a
                 :class:`FailureReason`: the header is missing, ``t`` is absent, repeated or not
-                an integer, too old or too new, no ``v1`` entry matches, or the same request was
-                already accepted.
+                an integer, too old or too new, a str payload UTF-8 cannot encode, no ``v1``
+                entry matches, or the same request was already accepted.
+
+        .. versionchanged:: 0.2.0
+           A str payload holding a lone surrogate is refused
+           (:attr:`FailureReason.INVALID_PAYLOAD`) instead of verified as surrogate bytes.
         """
         value = headers if isinstance(headers, str) else header(headers, _HEADER)
         if not value:
@@ -168,7 +183,7 @@ class StripeWebhook(Verifier):
             )
         timestamp = self._check_time(raw_timestamp, None)
         head = f"{raw_timestamp}.".encode("ascii")
-        body = as_bytes(payload)
+        body = self._body(payload, None)
         expected = [key.digest(head, body).hex() for key in self._keys]
         if not any(compare_digest(mac, given) for given in candidates for mac in expected):
             self._reject(

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Iterable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Literal, NoReturn
 
 from commerce_kit._duration import to_seconds
 from commerce_kit._errors import WebhookVerificationError
-from commerce_kit.typing import Clock
+from commerce_kit._types import Clock
 from commerce_kit.webhooks._events import (
     FailureReason,
     WebhookHook,
@@ -48,9 +49,24 @@ def secrets_of(secret: str | bytes | Sequence[str | bytes]) -> list[str | bytes]
     return many
 
 
-def as_bytes(payload: str | bytes) -> bytes:
-    """Return a payload as bytes; a str becomes its UTF-8 (lone surrogates kept, never raised)."""
-    return payload.encode("utf-8", "surrogatepass") if isinstance(payload, str) else payload
+def payload_bytes(payload: str | bytes) -> bytes:
+    """Return a payload as bytes: a str becomes its UTF-8.
+
+    Raises:
+        WebhookVerificationError: ``payload`` is a str holding a lone surrogate, which UTF-8
+            cannot carry (reason :attr:`FailureReason.INVALID_PAYLOAD`). Signing and verifying
+            both refuse it, so neither signs bytes the other would never see.
+    """
+    if not isinstance(payload, str):
+        return payload
+    try:
+        return payload.encode()
+    except UnicodeEncodeError as error:
+        raise WebhookVerificationError(
+            f"the payload str holds a lone surrogate (U+{ord(payload[error.start]):04X} at index "
+            f"{error.start}), which UTF-8 cannot encode: pass the body as the bytes received",
+            reason=FailureReason.INVALID_PAYLOAD,
+        ) from None
 
 
 def parse_timestamp(raw: str) -> int | None:
@@ -60,19 +76,33 @@ def parse_timestamp(raw: str) -> int | None:
     return None
 
 
-def signing_timestamp(value: int | None, clock: Clock) -> int:
+def signing_timestamp(value: int | datetime | None, clock: Clock) -> int:
     """Return the Unix seconds to sign: ``value``, or the clock's reading when it is ``None``.
 
+    An aware :class:`~datetime.datetime` is taken as its Unix time, rounded down to whole
+    seconds, as the reference implementation does.
+
     Raises:
-        TypeError: ``value`` is not an int.
-        ValueError: ``value`` is negative.
+        TypeError: ``value`` is neither an int nor a datetime.
+        ValueError: ``value`` is negative (before 1970), or a naive datetime, whose instant
+            depends on the machine's time zone.
     """
     if value is None:
         return int(clock())
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"timestamp must be an int of Unix seconds, got {type(value).__name__}")
+    if isinstance(value, datetime):
+        if value.utcoffset() is None:
+            raise ValueError(
+                f"timestamp must be an aware datetime (with a tzinfo, such as "
+                f"datetime.now(timezone.utc)), got the naive {value.isoformat()!r}"
+            )
+        value = math.floor(value.timestamp())
+    elif isinstance(value, bool) or not isinstance(value, int):
+        raise TypeError(
+            "timestamp must be an int of Unix seconds or an aware datetime, "
+            f"got {type(value).__name__}"
+        )
     if value < 0:
-        raise ValueError(f"timestamp must be >= 0, got {value!r}")
+        raise ValueError(f"timestamp must be >= 0 (not before 1970), got {value!r}")
     return value
 
 
@@ -118,6 +148,13 @@ class Verifier:
     def replay_store(self) -> ReplayStore | None:
         """Where accepted deliveries are remembered, or ``None`` when the guard is off."""
         return None if self._guard is None else self._guard[0]
+
+    def _body(self, payload: str | bytes, msg_id: str | None) -> bytes:
+        """Return the payload as bytes, refusing (and reporting) a str UTF-8 cannot encode."""
+        try:
+            return payload_bytes(payload)
+        except WebhookVerificationError as error:
+            self._reject(FailureReason.INVALID_PAYLOAD, str(error), msg_id)
 
     def _reject(self, reason: FailureReason, message: str, msg_id: str | None) -> NoReturn:
         if self._hooks:

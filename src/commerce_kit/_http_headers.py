@@ -1,7 +1,9 @@
 """HTTP header values for throttled responses: ``Retry-After`` and the IETF ``RateLimit`` fields.
 
 Framework-agnostic: every helper returns plain strings (or a ``dict[str, str]``) that any web
-framework can put on a response.
+framework can put on a response. Standard library only and importing nothing of commerce_kit, so
+the rate limiter uses it without loading :mod:`commerce_kit.http`, where users import
+:func:`format_retry_after` from.
 
 The ``RateLimit`` and ``RateLimit-Policy`` fields follow the IETF httpapi working group draft
 *RateLimit header fields for HTTP* (draft-ietf-httpapi-ratelimit-headers): both are Structured
@@ -50,19 +52,29 @@ def format_retry_after(seconds: float) -> str:
         The header value, such as ``"42"``.
 
     Raises:
-        ValueError: ``seconds`` is negative, NaN or infinite.
+        TypeError: ``seconds`` is not a number (a ``bool`` is not one).
+        ValueError: ``seconds`` is negative, NaN or infinite (or an ``int`` past the float range).
 
     Example:
-        >>> from commerce_kit import format_retry_after
+        >>> from commerce_kit.http import format_retry_after
         >>> format_retry_after(41.2), format_retry_after(0.05), format_retry_after(60.0)
         ('42', '1', '60')
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Moved from ``commerce_kit`` to :mod:`commerce_kit.http`. An ``int`` past the float range
+       raises :class:`ValueError` (was :class:`OverflowError`); a non-number :class:`TypeError`.
     """
-    if not (0.0 <= seconds < math.inf):
-        raise ValueError(f"seconds must be finite and >= 0, got {seconds!r}")
-    whole = seconds_up(seconds)
-    return str(max(1, whole))
+    checked: object = seconds
+    if isinstance(checked, bool) or not isinstance(checked, (int, float)):
+        raise TypeError(f"seconds must be a number, got {type(checked).__name__}")
+    try:
+        value = float(seconds)
+    except OverflowError:  # an int past the float range: as good as infinite
+        value = math.inf
+    if not (0.0 <= value < math.inf):
+        raise ValueError(f"seconds must be finite and >= 0, got {value!r}")
+    return str(max(1, seconds_up(value)))
 
 
 def _sf_string(value: str) -> str:

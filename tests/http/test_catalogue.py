@@ -2,18 +2,26 @@
 
 from __future__ import annotations
 
+import json
+import math
+
 import pytest
 
-import commerce_kit
 from commerce_kit import (
+    CircuitBreaker,
     CircuitOpenError,
     CommerceKitError,
-    PaymentDeclinedError,
-    PaymentUnavailableError,
+    OutOfStockError,
     RateLimitExceeded,
 )
-from commerce_kit._errors import OutOfStockError
-from commerce_kit.payments import HTTP_STATUS, UserMessage, user_message_for
+from commerce_kit.feeds import FeedLimitError
+from commerce_kit.http import HTTP_STATUS, UserMessage, user_message_for
+from commerce_kit.payments import (
+    PaymentDeclinedError,
+    PaymentUnavailableError,
+    UnknownPaymentMethodError,
+)
+from commerce_kit.testing import ManualClock
 
 U1 = {
     "rate limit": "Too many requests. Please wait and try again.",
@@ -23,6 +31,7 @@ U1 = {
     "out of stock": "This item is no longer available.",
     "service unavailable": "System experiencing high traffic. Please try again shortly.",
 }
+GENERIC = "Something went wrong. Please try again shortly."
 
 
 def _all_errors() -> list[type[CommerceKitError]]:
@@ -46,6 +55,14 @@ def _instance(kind: type[CommerceKitError]) -> CommerceKitError:
         pytest.skip(f"{kind.__name__} needs more arguments")
 
 
+def _forced_open_error() -> CircuitOpenError:
+    breaker = CircuitBreaker("card", clock=ManualClock())
+    breaker.force_open()
+    with pytest.raises(CircuitOpenError) as caught:
+        breaker.call(lambda: None)
+    return caught.value
+
+
 def test_u1_messages_word_for_word() -> None:
     actual = {
         "rate limit": user_message_for(RateLimitExceeded("x", retry_after=3)).message,
@@ -58,12 +75,38 @@ def test_u1_messages_word_for_word() -> None:
     assert U1 == actual
 
 
+def test_an_outage_that_outlasts_the_retries_reads_as_high_traffic_not_as_payment() -> None:
+    answer = user_message_for(PaymentUnavailableError("provider down after 3 attempts"))
+    assert (503, U1["service unavailable"]) == (answer.http_status, answer.message)
+
+
+def test_each_u1_status_speaks_with_one_sentence() -> None:
+    """Every error answering 402, 409, 429 or 503 says that status's one sentence."""
+    by_status: dict[int, set[str]] = {}
+    kinds: list[type[BaseException]] = [*_all_errors(), TimeoutError, ConnectionError]
+    for kind in kinds:
+        answer = user_message_for(kind.__new__(kind))
+        by_status.setdefault(answer.http_status, set()).add(answer.message)
+    assert {
+        402: {U1["payment failure"]},
+        409: {U1["out of stock"]},
+        429: {U1["rate limit"]},
+        503: {U1["service unavailable"]},
+        500: {GENERIC},
+    } == {status: by_status[status] for status in (402, 409, 429, 503, 500)}
+
+
+def test_the_sentences_have_one_home_the_catalogue() -> None:
+    assert [] == [kind.__name__ for kind in _all_errors() if hasattr(kind, "user_message")]
+
+
 @pytest.mark.parametrize("kind", _all_errors(), ids=lambda k: k.__name__)
-def test_every_error_maps_to_its_own_code_and_words(kind: type[CommerceKitError]) -> None:
+def test_every_error_maps_to_its_own_code_and_plain_words(kind: type[CommerceKitError]) -> None:
     error = _instance(kind)
     answer = user_message_for(error)
-    assert (kind.code, kind.user_message) == (answer.code, answer.message)
+    assert kind.code == answer.code
     assert 400 <= answer.http_status <= 599
+    assert answer.message.endswith(".")
     assert "4242" not in answer.message
     assert "10.0.0.7" not in answer.message
 
@@ -76,8 +119,8 @@ def test_every_error_maps_to_its_own_code_and_words(kind: type[CommerceKitError]
         (PaymentDeclinedError("x"), 402, "payment_declined"),
         (PaymentUnavailableError("x"), 503, "payment_unavailable"),
         (OutOfStockError("x"), 409, "out_of_stock"),
-        (commerce_kit.UnknownPaymentMethodError("x"), 400, "payment_unknown_method"),
-        (commerce_kit.FeedLimitError("x"), 413, "feed_limit"),
+        (UnknownPaymentMethodError("x"), 400, "payment_unknown_method"),
+        (FeedLimitError("x"), 413, "feed_limit"),
         (TimeoutError("read timed out"), 503, "service_unavailable"),
         (ConnectionRefusedError("refused"), 503, "service_unavailable"),
         (KeyError("secret-token"), 500, "error"),
@@ -91,7 +134,7 @@ def test_status_and_code(error: BaseException, status: int, code: str) -> None:
 
 def test_an_unexpected_exception_shows_the_generic_message_only() -> None:
     answer = user_message_for(RuntimeError("db password is hunter2"))
-    assert UserMessage("error", CommerceKitError.user_message, 500) == answer
+    assert UserMessage("error", GENERIC, 500) == answer
     assert "hunter2" not in str(answer.as_dict())
 
 
@@ -109,7 +152,7 @@ def test_retry_after_becomes_a_whole_second_header_and_a_body_field() -> None:
 
 def test_no_retry_hint_means_no_header() -> None:
     answer = user_message_for(PaymentUnavailableError("x"))
-    assert ({}, {"error": "payment_unavailable", "message": U1["payment failure"]}) == (
+    assert ({}, {"error": "payment_unavailable", "message": U1["service unavailable"]}) == (
         answer.headers,
         answer.as_dict(),
     )
@@ -125,13 +168,30 @@ def test_a_boolean_retry_after_is_not_a_hint() -> None:
     assert user_message_for(error).retry_after is None
 
 
+def test_a_force_opened_breaker_has_no_retry_hint_and_a_valid_json_body() -> None:
+    answer = user_message_for(_forced_open_error())
+    assert (503, None, {}) == (answer.http_status, answer.retry_after, answer.headers)
+    assert {"error": "service_unavailable", "message": U1["service unavailable"]} == json.loads(
+        json.dumps(answer.as_dict(), allow_nan=False)
+    )
+
+
+@pytest.mark.parametrize("retry_after", [math.inf, -math.inf, math.nan, 10**400])
+def test_an_unknown_delay_is_no_header_and_no_body_field(retry_after: float) -> None:
+    answer = UserMessage("x", "y", 503, retry_after)
+    assert ({}, {"error": "x", "message": "y"}) == (answer.headers, answer.as_dict())
+    json.dumps(answer.as_dict(), allow_nan=False)
+
+
 def test_the_status_table_is_read_only() -> None:
     with pytest.raises(TypeError):
         HTTP_STATUS[ValueError] = 400  # type: ignore[index]
 
 
 @pytest.mark.parametrize(
-    ("retry_after", "header"), [(30.000000000000004, "30"), (29.2, "30"), (0.0, "0"), (-1.0, "0")]
+    ("retry_after", "header"), [(30.000000000000004, "30"), (29.2, "30"), (0.0, "1"), (-1.0, "1")]
 )
-def test_retry_after_header_ignores_float_noise(retry_after: float, header: str) -> None:
+def test_retry_after_header_rounds_up_to_at_least_a_second_ignoring_float_noise(
+    retry_after: float, header: str
+) -> None:
     assert {"Retry-After": header} == UserMessage("x", "y", 503, retry_after).headers
