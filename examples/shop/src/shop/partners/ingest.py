@@ -1,0 +1,409 @@
+"""Feed ingest: accept an upload (bytes and job in one transaction), then the job that reads it.
+
+The job streams the feed through the :mod:`commerce_kit.feeds` adapter registry (a format an
+installed plugin registers is read with no change here), validates each record with
+:class:`commerce_kit.validation.Validator`, and writes the accepted products in batches with
+bound parameters only, upserting on ``(partner, sku)`` so a run repeated after a crash writes
+the same rows again rather than new ones. Progress (processed, accepted, rejected, errors)
+commits with each batch. A full feed retires the partner's products it no longer lists; a dry
+run writes nothing but the job's own progress and errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from commerce_kit import FeedError
+from commerce_kit.feeds import (
+    FeedLimitError,
+    FeedLimits,
+    UnknownFeedFormatError,
+    UnsafeFeedError,
+    parse_feed,
+    registry,
+)
+from commerce_kit.typing import ValidationEvent
+from commerce_kit.validation import (
+    CURRENCY_MINOR_UNITS,
+    Product,
+    RecordResult,
+    SecurityEvent,
+    Validator,
+)
+from sqlalchemy import delete, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shop.db import now_ms
+from shop.jobs.queue import JobQueue, enqueue
+from shop.jobs.tables import jobs
+from shop.jobs.worker import JobContext, PermanentJobError
+from shop.partners.tables import feeds, job_errors, partner_products
+
+__all__ = [
+    "MAX_STORED_ERRORS",
+    "FeedRefusedError",
+    "accept_feed",
+    "price_text",
+    "run_ingest",
+    "supported_formats",
+]
+
+LOG = logging.getLogger("shop.ingest")
+SECURITY = logging.getLogger("shop.security")
+#: Errors kept per job; more are counted, not stored.
+MAX_STORED_ERRORS = 10_000
+_HEAD = 64 * 1024
+
+
+class FeedRefusedError(Exception):
+    """An upload refused before it is queued (unknown format, XML attack)."""
+
+    def __init__(
+        self, status: int, code: str, detail: str, supported: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.supported = supported
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A feed as received."""
+
+    body: bytes
+    content_type: str | None
+    filename: str | None
+    mode: str
+    dry_run: bool
+
+
+def supported_formats() -> tuple[str, ...]:
+    """The formats the registry reads (plugins included)."""
+    return tuple(registry.names)
+
+
+def _is_xml(head: bytes) -> bool:
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
+
+
+async def accept_feed(
+    queue: JobQueue,
+    partner_id: int,
+    upload: Upload,
+    *,
+    max_attempts: int,
+    source: str,
+    request_id: str | None,
+) -> tuple[int, bool]:
+    """Store the feed and its job in one transaction; return ``(job id, whether new)``.
+
+    The same bytes with the same mode and dry-run flag from one partner are the same job.
+
+    Raises:
+        FeedRefusedError: The format is not one the registry reads (415), or an XML feed carries
+            a document type declaration (the door of every entity attack; 422).
+    """
+    head = upload.body[:_HEAD]
+    try:
+        adapter = registry.select(
+            content_type=upload.content_type, filename=upload.filename, head=head
+        )
+    except UnknownFeedFormatError as error:
+        raise FeedRefusedError(
+            415,
+            "unsupported_feed_format",
+            "This feed format is not supported. Supported formats: "
+            + ", ".join(supported_formats())
+            + ".",
+            supported_formats(),
+        ) from error
+    if _is_xml(head) and (b"<!DOCTYPE" in upload.body.upper() or b"<!ENTITY" in upload.body):
+        SECURITY.warning(
+            json.dumps(
+                {
+                    "event": "feed_refused",
+                    "rule": "xml.doctype",
+                    "partner_id": partner_id,
+                    "source": source,
+                    "request_id": request_id,
+                },
+                separators=(",", ":"),
+            )
+        )
+        raise FeedRefusedError(
+            422,
+            "unsafe_feed",
+            "XML feeds must not contain a document type declaration (DOCTYPE or ENTITY).",
+        )
+    checksum = hashlib.sha256(upload.body).hexdigest()
+    dedup = f"feed:{partner_id}:{checksum}:{upload.mode}:{int(upload.dry_run)}"
+    payload = {"source": source, "request_id": request_id, "format": adapter.name}
+
+    async def work(conn: AsyncConnection) -> tuple[int, bool]:
+        job_id, new = await enqueue(
+            conn,
+            "ingest_feed",
+            payload,
+            max_attempts=max_attempts,
+            partner_id=partner_id,
+            dedup_key=dedup,
+        )
+        if new:
+            await conn.execute(
+                insert(feeds).values(
+                    partner_id=partner_id,
+                    job_id=job_id,
+                    checksum=checksum,
+                    mode=upload.mode,
+                    dry_run=upload.dry_run,
+                    format=adapter.name,
+                    content_type=(upload.content_type or "")[:200] or None,
+                    filename=(upload.filename or "")[:255] or None,
+                    size=len(upload.body),
+                    body=upload.body,
+                    created_at=now_ms(),
+                )
+            )
+        return job_id, new
+
+    return await queue.write(work)
+
+
+def price_text(minor: int, currency: str) -> str:
+    """Minor units as the decimal string partners send (``1999`` EUR -> ``"19.99"``)."""
+    units = CURRENCY_MINOR_UNITS.get(currency, 2)
+    return str(Decimal(minor).scaleb(-units).quantize(Decimal(1).scaleb(-units)))
+
+
+def _row(product: Product, partner_id: int, job_id: int, now: int) -> dict[str, Any]:
+    units = CURRENCY_MINOR_UNITS.get(product.currency, 2)
+    return {
+        "partner_id": partner_id,
+        "sku": product.sku,
+        "title": product.title,
+        "description": product.description,
+        "price_cents": int(Decimal(product.price).scaleb(units)),
+        "currency": product.currency,
+        "stock": product.stock if product.stock is not None else 0,
+        "active": True,
+        "last_job_id": job_id,
+        "updated_at": now,
+    }
+
+
+def _upsert(conn: AsyncConnection) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(partner_products)
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["partner_id", "sku"],
+        set_={
+            name: getattr(excluded, name)
+            for name in (
+                "title",
+                "description",
+                "price_cents",
+                "currency",
+                "stock",
+                "active",
+                "last_job_id",
+                "updated_at",
+            )
+        },
+    )
+
+
+def _take(results: Iterator[RecordResult[Product]], size: int) -> list[RecordResult[Product]]:
+    batch: list[RecordResult[Product]] = []
+    for result in results:
+        batch.append(result)
+        if len(batch) >= size:
+            break
+    return batch
+
+
+class _SecurityLog:
+    """Logs the validator's security events with the request's detail (never the payload)."""
+
+    def __init__(self, job_id: int, partner_id: int, payload: dict[str, Any]) -> None:
+        self.fields = {
+            "job_id": job_id,
+            "partner_id": partner_id,
+            "source": payload.get("source"),
+            "request_id": payload.get("request_id"),
+        }
+        self.count = 0
+
+    def __call__(self, event: ValidationEvent) -> None:
+        if not isinstance(event, SecurityEvent):
+            return
+        self.count += 1
+        SECURITY.warning(
+            json.dumps(
+                {
+                    "event": "security_event",
+                    **self.fields,
+                    "line": event.line,
+                    "index": event.index,
+                    "field": event.field,
+                    "category": event.category.value,
+                    "rule": event.rule,
+                    "action": "rejected" if event.rejected else "neutralised",
+                },
+                separators=(",", ":"),
+            )
+        )
+
+
+async def run_ingest(ctx: JobContext, *, batch_size: int, max_bytes: int) -> None:
+    """The ``ingest_feed`` job: parse, validate, write in batches, record progress, finish."""
+    job = ctx.job
+    queue = ctx.queue
+    partner_id = job.partner_id or 0
+    async with queue.engine.connect() as conn:
+        feed = (await conn.execute(select(feeds).where(feeds.c.job_id == job.id))).first()
+    if feed is None:
+        raise PermanentJobError("the feed of this job is missing")
+
+    async def reset(conn: AsyncConnection) -> None:
+        # A run after a crash starts the counts and errors afresh; product upserts are idempotent.
+        await conn.execute(delete(job_errors).where(job_errors.c.job_id == job.id))
+        await conn.execute(
+            update(jobs)
+            .where(jobs.c.id == job.id)
+            .values(records=0, processed=0, accepted=0, rejected=0)
+        )
+
+    await queue.write(reset)
+    security = _SecurityLog(job.id, partner_id, dict(job.payload))
+    validator = Validator(hooks=[security], max_errors=None)
+    limits = FeedLimits(max_bytes=max_bytes)
+    try:
+        records = parse_feed(feed.body, format=feed.format, limits=limits, columns="auto")
+    except FeedError as error:
+        await _fail_feed(queue, job.id, error)
+        raise PermanentJobError(f"feed refused: {error}") from None
+    results = validator.iter_validate(records, feed_id=str(job.id), partner_id=str(partner_id))
+    processed = accepted = rejected = stored_errors = 0
+    try:
+        while True:
+            batch = await asyncio.to_thread(_take, results, batch_size)
+            if not batch:
+                break
+            now = now_ms()
+            rows: dict[str, dict[str, Any]] = {}
+            errors: list[dict[str, Any]] = []
+            for result in batch:
+                if result.value is not None:
+                    rows[result.value.sku] = _row(result.value, partner_id, job.id, now)
+                    accepted += 1
+                    continue
+                rejected += 1
+                for found in result.errors:
+                    if stored_errors >= MAX_STORED_ERRORS:
+                        break
+                    stored_errors += 1
+                    errors.append(
+                        {
+                            "job_id": job.id,
+                            "line": found.line,
+                            "idx": found.index,
+                            "field": found.field[:200] if found.field else None,
+                            "code": found.code[:80],
+                            "message": found.message[:1000],
+                        }
+                    )
+            processed += len(batch)
+            counts = {"processed": processed, "accepted": accepted, "rejected": rejected}
+
+            async def write(
+                conn: AsyncConnection,
+                rows: dict[str, dict[str, Any]] = rows,
+                errors: list[dict[str, Any]] = errors,
+                counts: dict[str, int] = counts,
+            ) -> None:
+                if rows and not feed.dry_run:
+                    await conn.execute(_upsert(conn), list(rows.values()))
+                if errors:
+                    await conn.execute(insert(job_errors), errors)
+                await conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id == job.id, jobs.c.locked_by == ctx.worker_id)
+                    .values(records=counts["processed"], **counts)
+                )
+
+            await queue.write(write)
+    except FeedError as error:
+        await _fail_feed(queue, job.id, error)
+        raise PermanentJobError(f"feed refused: {error}") from None
+
+    async def finish(conn: AsyncConnection) -> None:
+        retired = 0
+        if feed.mode == "full" and not feed.dry_run:
+            outcome = await conn.execute(
+                update(partner_products)
+                .where(
+                    partner_products.c.partner_id == partner_id,
+                    partner_products.c.active.is_(True),
+                    (partner_products.c.last_job_id != job.id)
+                    | partner_products.c.last_job_id.is_(None),
+                )
+                .values(active=False, updated_at=now_ms())
+            )
+            retired = outcome.rowcount
+        await conn.execute(
+            update(jobs)
+            .where(jobs.c.id == job.id)
+            .values(records=processed, processed=processed, accepted=accepted, rejected=rejected)
+        )
+        await ctx.succeed(
+            conn, {"retired": retired, "security_events": security.count, "mail": "queued"}
+        )
+        await enqueue(
+            conn,
+            "send_mail",
+            {"job_id": job.id},
+            max_attempts=job.max_attempts,
+            partner_id=partner_id,
+            dedup_key=f"mail:{job.id}:{job.attempts}",
+        )
+
+    await queue.write(finish)
+    LOG.info("job %d: %d records, %d accepted, %d rejected", job.id, processed, accepted, rejected)
+
+
+async def _fail_feed(queue: JobQueue, job_id: int, error: FeedError) -> None:
+    """Record a feed-level error (unreadable, over a limit, an attack) as the job's error."""
+    if isinstance(error, UnsafeFeedError):
+        code, message = (
+            "feed.unsafe",
+            "The feed was refused: it carries an XML attack (DTD or entity).",
+        )
+    elif isinstance(error, FeedLimitError):
+        code, message = "feed.limit", f"The feed exceeds a limit: {error}"
+    else:
+        code, message = "feed.format", f"The feed cannot be read: {error}"
+
+    async def work(conn: AsyncConnection) -> None:
+        await conn.execute(
+            insert(job_errors).values(
+                job_id=job_id,
+                line=getattr(error, "line", None),
+                idx=0,
+                field=None,
+                code=code,
+                message=message[:1000],
+            )
+        )
+
+    await queue.write(work)
