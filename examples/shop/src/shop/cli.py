@@ -85,8 +85,8 @@ async def _create_user(settings: Settings, name: str, *, as_json: bool) -> int:
     from shop.admin import create_user  # noqa: PLC0415
     from shop.db import make_engine  # noqa: PLC0415
 
-    if not 1 <= len(name) <= 100:
-        return _fail("NAME must be 1 to 100 characters")
+    if not 1 <= len(name) <= 100 or not name.isprintable():
+        return _fail("NAME must be 1 to 100 printable characters")
     engine = make_engine(settings.database_url, pool_size=1)
     try:
         user_id, token = await create_user(engine, name)
@@ -117,6 +117,8 @@ async def _create_product(settings: Settings, args: argparse.Namespace) -> int:
         return _fail(f"--stock must be 0 or more, got {args.stock}")
     if not 1 <= len(args.sku) <= 64 or not 1 <= len(args.title) <= 200:
         return _fail("--sku must be 1 to 64 characters and --title 1 to 200")
+    if not args.sku.isprintable() or not args.title.isprintable():
+        return _fail("--sku and --title must be printable text")
     currency = str(args.currency).upper()
     if len(currency) != 3 or not currency.isalpha() or not currency.isascii():
         return _fail(f"--currency must be a 3-letter code, got {args.currency!r}")

@@ -33,6 +33,7 @@ from commerce_kit import (
     CircuitState,
     OutOfStockError,
     PaymentError,
+    TTLCache,
     retrying,
 )
 from commerce_kit.payments import PaymentRequest
@@ -133,6 +134,8 @@ class Checkout:
         # than letting them poll SQLite's busy handler, whose sleeps grow to 100 ms under
         # contention; other processes still meet busy_timeout, and their conflicts are retried.
         self._write_lock = asyncio.Lock() if engine.dialect.name == "sqlite" else None
+        # SKUs whose reservation failed for want of stock in the last second.
+        self._short: TTLCache[str, bool] = TTLCache(ttl=1.0, maxsize=10_000)
         self._payments = payments
         self._metrics = metrics
         self._ttl_ms = int(reservation_ttl * 1000)
@@ -195,13 +198,16 @@ class Checkout:
                 retry_after=snapshot.retry_after,
             )
 
-        # A cheap read first: once an item is sold out, most attempts end here without taking a
-        # write lock. It decides nothing about selling; the conditional decrement below does.
-        async with self._engine.connect() as conn:
-            stock = await conn.scalar(select(products.c.stock).where(products.c.sku == request.sku))
-        if stock is not None and stock < request.quantity:
-            self._metrics.checkouts.labels("out_of_stock").inc()
-            raise OutOfStockError(f"not enough stock of {request.sku!r}", item=request.sku)
+        if self._short.get(request.sku):
+            # The item ran short a moment ago: a cheap read answers most such attempts without a
+            # write lock. It decides nothing about selling; the conditional decrement does.
+            async with self._engine.connect() as conn:
+                stock = await conn.scalar(
+                    select(products.c.stock).where(products.c.sku == request.sku)
+                )
+            if stock is not None and stock < request.quantity:
+                self._metrics.checkouts.labels("out_of_stock").inc()
+                raise OutOfStockError(f"not enough stock of {request.sku!r}", item=request.sku)
 
         order_id = "ord_" + secrets.token_hex(12)
         try:
@@ -288,6 +294,7 @@ class Checkout:
                         "This product does not exist.",
                     )
                 )
+            self._short.set(request.sku, value=True)
             self._metrics.checkouts.labels("out_of_stock").inc()
             raise OutOfStockError(f"not enough stock of {request.sku!r}", item=request.sku)
         price_cents, currency = int(row.price_cents), str(row.currency)

@@ -8,7 +8,15 @@ from typing import Annotated, Any
 from commerce_kit import RateLimitExceeded
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, ValidationError
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    StrictInt,
+    StrictStr,
+    ValidationError,
+    field_validator,
+)
 
 from shop.flash.checkout import CheckoutRequest
 from shop.problems import ProblemError, problem, problem_for
@@ -31,6 +39,15 @@ class CheckoutBody(BaseModel):
     sku: Annotated[StrictStr, Field(min_length=1, max_length=64)]
     quantity: Annotated[StrictInt, Field(ge=1, le=100)]
     payment_method: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+
+    @field_validator("sku", "payment_method")
+    @classmethod
+    def _plain_text(cls, value: str) -> str:
+        # Control characters and lone surrogates are never part of a real SKU or method name,
+        # and PostgreSQL refuses NUL in text: turn them away here, as a 422.
+        if any(ord(ch) < 0x20 or ord(ch) == 0x7F or 0xD800 <= ord(ch) <= 0xDFFF for ch in value):
+            raise ValueError("must not contain control characters")
+        return value
 
 
 class ProductOut(BaseModel):
@@ -193,7 +210,7 @@ async def get_order(order_id: str, request: Request) -> Response:
     if user_id is None:
         raise _unauthorized()
     order = None
-    if len(order_id) <= 40:
+    if len(order_id) <= 40 and order_id.isascii() and order_id.replace("_", "").isalnum():
         order = await state.checkout.order(user_id, order_id)
     if order is None:
         raise ProblemError(problem(404, "order_not_found", "Not Found", "No such order."))
@@ -226,5 +243,10 @@ async def flash_page(request: Request) -> Response:
     return state.templates.TemplateResponse(
         request,
         "flash.html",
-        {"products": products, "methods": methods, "rate": str(state.settings.rate)},
+        {
+            "products": products,
+            "methods": methods,
+            "limit": state.settings.rate.limit,
+            "window": f"{state.settings.rate.window:g}",
+        },
     )
