@@ -10,7 +10,6 @@ import httpx
 import pytest
 
 
-
 def unique(prefix: str) -> str:
     import secrets
 
@@ -33,7 +32,8 @@ class PartnerShop:
 
     @property
     def client(self) -> httpx.AsyncClient:
-        return self.shop.client
+        client: httpx.AsyncClient = self.shop.client
+        return client
 
     @property
     def auth(self) -> dict[str, str]:
