@@ -169,7 +169,7 @@ async def test_the_end_of_job_mail_goes_over_smtp(partner_shop):
         def __init__(self) -> None:
             self.messages: list[bytes] = []
 
-        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:
+        async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd names it
             self.messages.append(envelope.content)
             return "250 OK"
 
