@@ -35,7 +35,7 @@ async def test_a_worker_killed_mid_job_is_replaced_and_the_job_completes_once(
         SHOP_OUTBOX=str(tmp_path / "outbox"),
     )
     log = (tmp_path / "worker.log").open("wb")
-    worker = subprocess.Popen(
+    worker = subprocess.Popen(  # noqa: ASYNC220 - a real process, to kill it
         [sys.executable, "-m", "shop", "worker"], env=env, stdout=log, stderr=subprocess.STDOUT
     )
     try:
