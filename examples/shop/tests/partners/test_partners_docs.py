@@ -16,7 +16,7 @@ GUIDE = Path(__file__).resolve().parents[4] / "docs" / "howto" / "partners.md"
 def test_the_partner_guide_and_the_openapi_document_agree(tmp_path):
     if not GUIDE.exists():
         pytest.skip("the docs are not beside the shop (an installed copy)")
-    app = create_app(Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}"))  # type: ignore[call-arg]
+    app = create_app(Settings(DATABASE_URL=f"sqlite:///{tmp_path / 'x.db'}"))
     documented = set(
         re.findall(r"`(GET|POST|PUT|PATCH|DELETE) (/partner/[^`\s]*)`", GUIDE.read_text())
     )

@@ -34,9 +34,8 @@ def payloads() -> list[str]:
     for path in sorted((vectors() / "payloads").glob("*.txt")):
         if not path.name.startswith(("sqli_", "xss_", "nosqli_")):
             continue
-        for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-            if line.strip() and "\x00" not in line:
-                found.append(line[:2000])
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+        found.extend(line[:2000] for line in lines if line.strip() and "\x00" not in line)
     return found
 
 
