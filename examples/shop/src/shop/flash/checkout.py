@@ -276,27 +276,22 @@ class Checkout:
         request: CheckoutRequest,
         idempotency_key: str | None,
     ) -> tuple[int, str]:
-        reserved = await conn.execute(
-            update(products)
-            .where(products.c.sku == request.sku, products.c.stock >= request.quantity)
-            .values(stock=products.c.stock - request.quantity)
-            .returning(products.c.price_cents, products.c.currency)
+        # The order row goes in first and the conditional decrement last, so the product's row
+        # lock (what every buyer of a hot item queues on) is held only from the decrement to the
+        # commit. Prices do not change during a sale, so reading the price first is safe.
+        priced = await conn.execute(
+            select(products.c.price_cents, products.c.currency).where(products.c.sku == request.sku)
         )
-        row = reserved.first()
+        row = priced.first()
         if row is None:
-            known = await conn.scalar(select(products.c.sku).where(products.c.sku == request.sku))
-            if known is None:
-                raise ProblemError(
-                    problem(
-                        422,
-                        "unknown_product",
-                        "Unprocessable Content",
-                        "This product does not exist.",
-                    )
+            raise ProblemError(
+                problem(
+                    422,
+                    "unknown_product",
+                    "Unprocessable Content",
+                    "This product does not exist.",
                 )
-            self._short.set(request.sku, value=True)
-            self._metrics.checkouts.labels("out_of_stock").inc()
-            raise OutOfStockError(f"not enough stock of {request.sku!r}", item=request.sku)
+            )
         price_cents, currency = int(row.price_cents), str(row.currency)
         now = now_ms()
         await conn.execute(
@@ -315,6 +310,16 @@ class Checkout:
                 expires_at=now + self._ttl_ms,
             )
         )
+        reserved = await conn.execute(
+            update(products)
+            .where(products.c.sku == request.sku, products.c.stock >= request.quantity)
+            .values(stock=products.c.stock - request.quantity)
+        )
+        if reserved.rowcount != 1:
+            # Raising rolls the order row back with the transaction.
+            self._short.set(request.sku, value=True)
+            self._metrics.checkouts.labels("out_of_stock").inc()
+            raise OutOfStockError(f"not enough stock of {request.sku!r}", item=request.sku)
         return price_cents * request.quantity, currency
 
     @staticmethod
