@@ -61,9 +61,12 @@ class PartnerShop:
         filename: str = "feed.csv",
         key: str | None = None,
         multipart: bool = True,
+        headers_request_id: str | None = None,
         **params: str,
     ) -> Any:
         headers = {"Authorization": f"Bearer {key or self.api_key}"}
+        if headers_request_id is not None:
+            headers["X-Request-ID"] = headers_request_id
         if multipart:
             return await self.client.post(
                 "/partner/feeds",

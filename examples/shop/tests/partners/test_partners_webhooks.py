@@ -27,7 +27,7 @@ class Receiver:
         self.received: list[tuple[dict[str, str], bytes]] = []
 
     @contextmanager
-    def serving(self) -> Iterator[str]:
+    def serving(self, port: int = 0) -> Iterator[str]:
         receiver = self
 
         class Handler(BaseHTTPRequestHandler):
@@ -44,7 +44,7 @@ class Receiver:
             def log_message(self, *args: Any) -> None:
                 pass
 
-        server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        server = ThreadingHTTPServer(("127.0.0.1", port), Handler)
         thread = threading.Thread(target=server.serve_forever, daemon=True)
         thread.start()
         try:
