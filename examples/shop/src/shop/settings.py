@@ -17,7 +17,7 @@ variable                       meaning                                    defaul
 ``SHOP_JOB_LEASE``             seconds a worker holds a job unrenewed     ``30``
 ``SHOP_JOB_ATTEMPTS``          attempts of a job before it is ``failed``  ``5``
 ``SHOP_JOB_RETRY_WAIT``        first backoff wait between attempts (s)    ``1``
-``SHOP_INGEST_BATCH``          products written per batch                 ``1000``
+``SHOP_INGEST_BATCH``          products written per batch                 ``5000``
 =============================  =========================================  ======================
 
 A malformed value stops the program with one line naming the variable (exit status 2).
@@ -133,7 +133,7 @@ class Settings(BaseSettings):
     job_lease: float = Field(default=30.0, alias="SHOP_JOB_LEASE", gt=0)
     job_attempts: int = Field(default=5, alias="SHOP_JOB_ATTEMPTS", ge=1, le=100)
     job_retry_wait: float = Field(default=1.0, alias="SHOP_JOB_RETRY_WAIT", ge=0)
-    ingest_batch: int = Field(default=1000, alias="SHOP_INGEST_BATCH", ge=1, le=100_000)
+    ingest_batch: int = Field(default=5000, alias="SHOP_INGEST_BATCH", ge=1, le=100_000)
 
     @field_validator("database_url")
     @classmethod

@@ -12,6 +12,7 @@ run writes nothing but the job's own progress and errors.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hashlib
 import json
 import logging
@@ -37,7 +38,7 @@ from commerce_kit.validation import (
     SecurityEvent,
     Validator,
 )
-from sqlalchemy import delete, insert, select, update
+from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.ext.asyncio import AsyncConnection
 
@@ -223,13 +224,124 @@ def _upsert(conn: AsyncConnection) -> Any:
     )
 
 
-def _take(results: Iterator[RecordResult[Product]], size: int) -> list[RecordResult[Product]]:
-    batch: list[RecordResult[Product]] = []
-    for result in results:
-        batch.append(result)
-        if len(batch) >= size:
-            break
-    return batch
+@dataclass(slots=True)
+class _Batch:
+    rows: dict[str, dict[str, Any]]
+    errors: list[dict[str, Any]]
+    #: The rows in COPY's text format, when the batch goes to PostgreSQL through COPY.
+    copy_data: bytes = b""
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(rows: list[dict[str, Any]]) -> bytes:
+    """Rows in PostgreSQL's COPY text format: tab-separated, text escaped, in _COLUMNS order."""
+    table = _COPY_ESCAPES
+    lines = [
+        f"{r['partner_id']}\t{r['sku'].translate(table)}\t{r['title'].translate(table)}\t"
+        f"{r['description'].translate(table)}\t{r['price_cents']}\t{r['currency'].translate(table)}"
+        f"\t{r['stock']}\t{'t' if r['active'] else 'f'}\t{r['last_job_id']}\t{r['updated_at']}"
+        for r in rows
+    ]
+    return ("\n".join(lines) + "\n").encode() if lines else b""
+
+
+class _Batches:
+    """Cuts the validated records into write batches (run in a worker thread, one at a time)."""
+
+    def __init__(
+        self,
+        results: Iterator[RecordResult[Product]],
+        partner_id: int,
+        job_id: int,
+        *,
+        copy: bool = False,
+    ) -> None:
+        self.results = results
+        self.copy = copy
+        self.partner_id = partner_id
+        self.job_id = job_id
+        self.processed = self.accepted = self.rejected = self.stored_errors = 0
+
+    def take(self, size: int) -> _Batch | None:
+        """The next batch, or None at the end of the feed."""
+        now = now_ms()
+        rows: dict[str, dict[str, Any]] = {}
+        errors: list[dict[str, Any]] = []
+        count = 0
+        for result in self.results:
+            count += 1
+            if result.value is not None:
+                # The last of a SKU listed twice wins (one upsert may not touch a row twice).
+                rows[result.value.sku] = _row(result.value, self.partner_id, self.job_id, now)
+                self.accepted += 1
+            else:
+                self.rejected += 1
+                for found in result.errors:
+                    if self.stored_errors >= MAX_STORED_ERRORS:
+                        break
+                    self.stored_errors += 1
+                    errors.append(
+                        {
+                            "job_id": self.job_id,
+                            "line": found.line,
+                            "idx": found.index,
+                            "field": found.field[:200] if found.field else None,
+                            "code": found.code[:80],
+                            "message": found.message[:1000],
+                        }
+                    )
+            if count >= size:
+                break
+        if not count:
+            return None
+        self.processed += count
+        return _Batch(rows, errors, copy_text(list(rows.values())) if self.copy else b"")
+
+
+_COLUMNS = (
+    "partner_id",
+    "sku",
+    "title",
+    "description",
+    "price_cents",
+    "currency",
+    "stock",
+    "active",
+    "last_job_id",
+    "updated_at",
+)
+# PostgreSQL: COPY the batch into a temporary table, then one INSERT ... SELECT upserts it.
+# Fixed statements (no value is ever formatted into them); COPY sends the values as data.
+_PG_STAGE = text(
+    "CREATE TEMP TABLE IF NOT EXISTS partner_products_stage "
+    "(LIKE partner_products INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+)
+_PG_COPY = (
+    "COPY partner_products_stage (partner_id, sku, title, description, price_cents, currency,"
+    " stock, active, last_job_id, updated_at) FROM STDIN"
+)
+_PG_MERGE = text(
+    "INSERT INTO partner_products (partner_id, sku, title, description, price_cents, currency,"
+    " stock, active, last_job_id, updated_at)"
+    " SELECT partner_id, sku, title, description, price_cents, currency, stock, active,"
+    " last_job_id, updated_at FROM partner_products_stage"
+    " ON CONFLICT (partner_id, sku) DO UPDATE SET title = EXCLUDED.title,"
+    " description = EXCLUDED.description, price_cents = EXCLUDED.price_cents,"
+    " currency = EXCLUDED.currency, stock = EXCLUDED.stock, active = EXCLUDED.active,"
+    " last_job_id = EXCLUDED.last_job_id, updated_at = EXCLUDED.updated_at"
+)
+
+
+async def _copy_upsert(conn: AsyncConnection, data: bytes) -> None:
+    """Upsert rows given in COPY text format (PostgreSQL), inside ``conn``'s transaction."""
+    await conn.execute(_PG_STAGE)
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    async with driver.cursor() as cursor, cursor.copy(_PG_COPY) as copy:
+        await copy.write(data)
+    await conn.execute(_PG_MERGE)
 
 
 class _SecurityLog:
@@ -294,48 +406,33 @@ async def run_ingest(ctx: JobContext, *, batch_size: int, max_bytes: int) -> Non
         await _fail_feed(queue, job.id, error)
         raise PermanentJobError(f"feed refused: {error}") from None
     results = validator.iter_validate(records, feed_id=str(job.id), partner_id=str(partner_id))
-    processed = accepted = rejected = stored_errors = 0
+    copy = not feed.dry_run and queue.engine.dialect.name == "postgresql"
+    batches = _Batches(results, partner_id, job.id, copy=copy)
+    # The next batch is parsed and validated in a thread while this one is written: the
+    # database write overlaps the CPU work instead of adding to it.
+    pending = asyncio.ensure_future(asyncio.to_thread(batches.take, batch_size))
     try:
         while True:
-            batch = await asyncio.to_thread(_take, results, batch_size)
-            if not batch:
+            batch = await pending
+            if batch is None:
                 break
-            now = now_ms()
-            rows: dict[str, dict[str, Any]] = {}
-            errors: list[dict[str, Any]] = []
-            for result in batch:
-                if result.value is not None:
-                    rows[result.value.sku] = _row(result.value, partner_id, job.id, now)
-                    accepted += 1
-                    continue
-                rejected += 1
-                for found in result.errors:
-                    if stored_errors >= MAX_STORED_ERRORS:
-                        break
-                    stored_errors += 1
-                    errors.append(
-                        {
-                            "job_id": job.id,
-                            "line": found.line,
-                            "idx": found.index,
-                            "field": found.field[:200] if found.field else None,
-                            "code": found.code[:80],
-                            "message": found.message[:1000],
-                        }
-                    )
-            processed += len(batch)
-            counts = {"processed": processed, "accepted": accepted, "rejected": rejected}
+            pending = asyncio.ensure_future(asyncio.to_thread(batches.take, batch_size))
+            counts = {
+                "processed": batches.processed,
+                "accepted": batches.accepted,
+                "rejected": batches.rejected,
+            }
 
             async def write(
-                conn: AsyncConnection,
-                rows: dict[str, dict[str, Any]] = rows,
-                errors: list[dict[str, Any]] = errors,
-                counts: dict[str, int] = counts,
+                conn: AsyncConnection, batch: _Batch = batch, counts: dict[str, int] = counts
             ) -> None:
-                if rows and not feed.dry_run:
-                    await conn.execute(_upsert(conn), list(rows.values()))
-                if errors:
-                    await conn.execute(insert(job_errors), errors)
+                if batch.rows and not feed.dry_run:
+                    if copy:
+                        await _copy_upsert(conn, batch.copy_data)
+                    else:
+                        await conn.execute(_upsert(conn), list(batch.rows.values()))
+                if batch.errors:
+                    await conn.execute(insert(job_errors), batch.errors)
                 await conn.execute(
                     update(jobs)
                     .where(jobs.c.id == job.id, jobs.c.locked_by == ctx.worker_id)
@@ -346,6 +443,12 @@ async def run_ingest(ctx: JobContext, *, batch_size: int, max_bytes: int) -> Non
     except FeedError as error:
         await _fail_feed(queue, job.id, error)
         raise PermanentJobError(f"feed refused: {error}") from None
+    finally:
+        if not pending.done():
+            pending.cancel()
+        with contextlib.suppress(BaseException):
+            await pending
+    processed, accepted, rejected = batches.processed, batches.accepted, batches.rejected
 
     async def finish(conn: AsyncConnection) -> None:
         retired = 0
