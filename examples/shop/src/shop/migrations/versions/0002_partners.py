@@ -92,6 +92,10 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_feeds"),
         sa.ForeignKeyConstraint(["partner_id"], ["partners.id"], name="fk_feeds_partner_id"),
     )
+    if op.get_bind().dialect.name == "postgresql":
+        # Feeds are stored as sent and read once: compressing them would slow every upload
+        # (pglz on megabytes) for space the shop does not need.
+        op.execute("ALTER TABLE feeds ALTER COLUMN body SET STORAGE EXTERNAL")
     op.create_table(
         "job_errors",
         sa.Column("id", sa.Integer, autoincrement=True, nullable=False),
