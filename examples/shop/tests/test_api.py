@@ -235,7 +235,7 @@ async def test_health_metrics_and_request_ids(make_shop):
         "shop_http_requests_total",
         "shop_http_request_duration_seconds",
         "shop_payment_breaker_state",
-        "shop_listing_cache",
+        "shop_listing_cache_events_total",
     ):
         assert name in metrics.text
     assert health.headers["x-request-id"] != metrics.headers["x-request-id"]
@@ -300,3 +300,36 @@ async def test_an_abandoned_reservation_expires_and_returns_to_stock(make_shop):
     )
     assert 0 == await shop.app.state.shop.checkout.sweep()
     assert 5 == await shop.stock(sku)
+
+
+async def test_a_lock_conflict_is_retried_inside_the_flow_and_counted(make_shop):
+    import sqlite3
+
+    from sqlalchemy.exc import OperationalError
+
+    shop = await make_shop()
+    checkout = shop.app.state.shop.checkout
+    calls = []
+
+    async def work(conn) -> str:
+        calls.append(conn)
+        if len(calls) < 3:
+            raise OperationalError("UPDATE", {}, sqlite3.OperationalError("database is locked"))
+        return "done"
+
+    assert "done" == await checkout._write(work)
+    assert 3 == len(calls)
+    metrics = (await shop.client.get("/metrics")).text
+    assert "shop_db_lock_conflicts_total 2.0" in metrics
+
+
+async def test_a_retry_of_a_failed_payment_with_its_key_replays_the_failure(make_shop):
+    shop = await make_shop()
+    sku = await shop.product(stock=2, price="402.00")
+    user_id, token = await shop.user()
+    first = await shop.checkout(token, sku, key="declined-once")
+    again = await shop.checkout(token, sku, key="declined-once")
+    assert_problem(first, 402, "payment_failed", PAYMENT_FAILED)
+    assert_problem(again, 402, "payment_failed", PAYMENT_FAILED)
+    assert 1 == await shop.count("SELECT count(*) FROM orders WHERE user_id = :u", u=user_id)
+    assert 2 == await shop.stock(sku)

@@ -125,3 +125,48 @@ async def test_thirty_percent_transient_failures_still_pay_and_never_charge_a_ke
     assert len(keys) == len(set(keys))
     assert statuses[201] == charged
     assert 1000 - statuses[201] == await shop.stock(sku)
+
+
+async def test_a_served_shop_returns_crashed_reservations_to_stock_by_itself(
+    make_shop, serve, settings_for
+):
+    from sqlalchemy import insert, update
+
+    from shop.app import create_app
+    from shop.db import make_engine, now_ms, orders, products
+
+    setup = await make_shop()
+    sku = await setup.product(stock=4)
+    user_id, _ = await setup.user()
+    engine = make_engine(setup.database_url, pool_size=1)
+    try:
+        async with engine.begin() as conn:  # what a worker killed mid-payment leaves behind
+            await conn.execute(
+                update(products).where(products.c.sku == sku).values(stock=products.c.stock - 3)
+            )
+            await conn.execute(
+                insert(orders).values(
+                    id=f"ord_killed_{sku}",
+                    user_id=user_id,
+                    sku=sku,
+                    quantity=3,
+                    amount_cents=5700,
+                    currency="EUR",
+                    payment_method="card",
+                    status="reserved",
+                    request_hash="x",
+                    created_at=now_ms(),
+                    expires_at=now_ms() + 500,
+                )
+            )
+    finally:
+        await engine.dispose()
+    app = create_app(settings_for(SHOP_RESERVATION_TTL="1"))
+    with serve(app):
+        deadline = time.monotonic() + 10
+        while await setup.stock(sku) != 4 and time.monotonic() < deadline:  # noqa: ASYNC110 - polls another process's work
+            await asyncio.sleep(0.1)
+    assert 4 == await setup.stock(sku)
+    assert 1 == await setup.count(
+        "SELECT count(*) FROM orders WHERE id = :i AND status = 'expired'", i=f"ord_killed_{sku}"
+    )

@@ -98,10 +98,11 @@ def _build_state(settings: Settings) -> ShopState:
         }
 
     metrics.add_gauges(
-        "shop_listing_cache",
-        "Listing cache counters since start (hits, misses, loads, load failures).",
+        "shop_listing_cache_events",
+        "Listing cache events since start: hits, misses, loads, load failures.",
         "event",
         cache_counts,
+        counter=True,
     )
     return state
 

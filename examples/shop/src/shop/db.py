@@ -127,6 +127,6 @@ def make_engine(url: str, *, pool_size: int = 10) -> AsyncEngine:
         event.listen(engine.sync_engine, "connect", _sqlite_pragmas)
         event.listen(engine.sync_engine, "begin", _sqlite_begin)
         return engine
-    return create_async_engine(
-        url, pool_size=pool_size, max_overflow=pool_size, pool_pre_ping=False
-    )
+    # A fixed pool, no overflow: overflow connections are closed when given back, and under
+    # load that means a new PostgreSQL backend process per request. Waiters queue instead.
+    return create_async_engine(url, pool_size=2 * pool_size, max_overflow=0)

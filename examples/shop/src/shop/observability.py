@@ -17,7 +17,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram
-from prometheus_client.core import GaugeMetricFamily, Metric
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.registry import Collector
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -82,8 +82,8 @@ class Metrics:
         )
         self.latency = Histogram(
             "shop_http_request_duration_seconds",
-            "HTTP request latency by route and method.",
-            ["route", "method"],
+            "HTTP request latency by route, method and status.",
+            ["route", "method", "status"],
             buckets=(0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10),
             registry=self.registry,
         )
@@ -117,12 +117,19 @@ class Metrics:
         )
 
     def add_gauges(
-        self, name: str, documentation: str, label: str, read: Callable[[], Mapping[str, float]]
+        self,
+        name: str,
+        documentation: str,
+        label: str,
+        read: Callable[[], Mapping[str, float]],
+        *,
+        counter: bool = False,
     ) -> None:
-        """Register a gauge family whose values ``read()`` returns at scrape time."""
+        """Register a gauge (or counter) family whose values ``read()`` returns at scrape time."""
+        kind = CounterMetricFamily if counter else GaugeMetricFamily
 
         def collect() -> Iterable[Metric]:
-            family = GaugeMetricFamily(name, documentation, labels=[label])
+            family = kind(name, documentation, labels=[label])
             for key, value in read().items():
                 family.add_metric([key], value)
             yield family
@@ -191,7 +198,9 @@ class RequestMiddleware:
             route = _route_of(scope)
             method = str(scope.get("method", ""))
             self.metrics.requests.labels(route, method, str(status)).inc()
-            self.metrics.latency.labels(route, method).observe(time.perf_counter() - start)
+            self.metrics.latency.labels(route, method, str(status)).observe(
+                time.perf_counter() - start
+            )
 
 
 def _client_request_id(scope: Scope) -> str | None:
