@@ -84,6 +84,7 @@ EXPECTED: dict[str, set[str]] = {
         "ExceptionMatcher",
         "FeedAdapter",
         "FeedEvent",
+        "FeedFile",
         "FeedHook",
         "FeedSource",
         "PaymentEvent",
@@ -95,6 +96,7 @@ EXPECTED: dict[str, set[str]] = {
         "RetryHook",
         "RetryOptions",
         "Sleep",
+        "SourceRecord",
         "ValidationEvent",
         "WebhookEvent",
         "WebhookHook",
@@ -300,7 +302,7 @@ def test_version_comes_from_metadata_lazily() -> None:
 
 def test_unknown_attribute_raises_attribute_error() -> None:
     with pytest.raises(AttributeError, match="does_not_exist"):
-        _ = commerce_kit.does_not_exist
+        _ = commerce_kit.does_not_exist  # type: ignore[attr-defined]
 
 
 @pytest.mark.parametrize("module_name", ["commerce_kit.testing", "commerce_kit.typing"])

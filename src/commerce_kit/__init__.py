@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import importlib
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from commerce_kit._errors import (
     CircuitOpenError,
@@ -84,11 +84,26 @@ _LAZY_SUBMODULES = frozenset(
 )
 
 
-def __getattr__(name: str) -> Any:
-    if name == "__version__":
-        from importlib.metadata import version  # noqa: PLC0415 - loaded only when asked for
+if TYPE_CHECKING:
+    # What the lazy loading below hands out, spelled out for type checkers; hiding __getattr__
+    # from them makes a name imported from the wrong module a type error, not a silent Any.
+    from commerce_kit import feeds as feeds
+    from commerce_kit import http as http
+    from commerce_kit import payments as payments
+    from commerce_kit import resilience as resilience
+    from commerce_kit import testing as testing
+    from commerce_kit import typing as typing
+    from commerce_kit import validation as validation
+    from commerce_kit import webhooks as webhooks
 
-        return version("commerce-kit")
-    if name in _LAZY_SUBMODULES:
-        return importlib.import_module(f"commerce_kit.{name}")
-    raise AttributeError(f"module 'commerce_kit' has no attribute {name!r}")
+    __version__: str
+else:
+
+    def __getattr__(name: str) -> Any:
+        if name == "__version__":
+            from importlib.metadata import version  # noqa: PLC0415 - loaded only when asked for
+
+            return version("commerce-kit")
+        if name in _LAZY_SUBMODULES:
+            return importlib.import_module(f"commerce_kit.{name}")
+        raise AttributeError(f"module 'commerce_kit' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""Normalising duration arguments once, at construction time."""
+"""Normalising duration and count arguments once, at construction time."""
 
 from __future__ import annotations
 
@@ -57,3 +57,24 @@ def to_finite(value: object, *, name: str, minimum: float) -> float:
     if not (math.isfinite(number) and number >= minimum):
         raise ValueError(f"{name} must be a finite number >= {minimum:g}, got {number!r}")
     return number
+
+
+def positive_int(value: object, name: str, maximum: int | None = None) -> int:
+    """Return ``value`` if it is an ``int`` from 1 to ``maximum``; raise otherwise.
+
+    Args:
+        value: The argument as given.
+        name: The argument's name, used in the error message.
+        maximum: The largest value accepted, if any.
+
+    Raises:
+        TypeError: ``value`` is not an ``int`` (a ``bool`` is refused too).
+        ValueError: ``value`` is below 1 or above ``maximum``.
+    """
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
+    if value < 1:
+        raise ValueError(f"{name} must be >= 1, got {value!r}")
+    if maximum is not None and value > maximum:
+        raise ValueError(f"{name} must be <= {maximum}, got {value!r}")
+    return value

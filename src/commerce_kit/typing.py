@@ -10,8 +10,9 @@ use. The names never change behaviour.
   :class:`BreakerCell`, and the hook events :data:`BreakerEvent`, :data:`CacheEvent`,
   :data:`RetryEvent` with :data:`RetryHook`, and :class:`RetryOptions`, the keyword options of
   :func:`~commerce_kit.retry`.
-* Feeds: :class:`FeedAdapter`, :data:`FeedSource`, :data:`FeedEvent`, :data:`FeedHook`.
-* Validation: :data:`ValidationEvent`.
+* Feeds: :class:`FeedAdapter`, :data:`FeedSource` with :class:`FeedFile`, :data:`FeedEvent`,
+  :data:`FeedHook`.
+* Validation: :class:`SourceRecord`, :data:`ValidationEvent`.
 * Payments: :class:`PaymentStrategy`, :data:`PaymentEvent`, :data:`PaymentHook`.
 * Webhooks: :class:`ReplayStore`, :data:`WebhookEvent`, :data:`WebhookHook`.
 
@@ -35,11 +36,12 @@ from commerce_kit.resilience._retry import RetryOptions
 from commerce_kit.resilience._retry_events import RetryEvent, RetryHook
 
 if TYPE_CHECKING:
-    from commerce_kit.feeds._adapter import FeedAdapter, FeedSource
+    from commerce_kit.feeds._adapter import FeedAdapter, FeedFile, FeedSource
     from commerce_kit.feeds._parse import FeedEvent, FeedHook
     from commerce_kit.payments._gateway import PaymentEvent, PaymentHook
     from commerce_kit.payments._strategy import PaymentStrategy
     from commerce_kit.validation._events import ValidationEvent
+    from commerce_kit.validation._record import SourceRecord
     from commerce_kit.webhooks._events import WebhookEvent, WebhookHook
     from commerce_kit.webhooks._replay import ReplayStore
 
@@ -53,6 +55,7 @@ __all__ = [
     "ExceptionMatcher",
     "FeedAdapter",
     "FeedEvent",
+    "FeedFile",
     "FeedHook",
     "FeedSource",
     "PaymentEvent",
@@ -64,6 +67,7 @@ __all__ = [
     "RetryHook",
     "RetryOptions",
     "Sleep",
+    "SourceRecord",
     "ValidationEvent",
     "WebhookEvent",
     "WebhookHook",
@@ -74,24 +78,30 @@ _LAZY = {
     "FeedAdapter": "commerce_kit.feeds._adapter",
     "FeedEvent": "commerce_kit.feeds._parse",
     "FeedHook": "commerce_kit.feeds._parse",
+    "FeedFile": "commerce_kit.feeds._adapter",
     "FeedSource": "commerce_kit.feeds._adapter",
     "PaymentEvent": "commerce_kit.payments._gateway",
     "PaymentHook": "commerce_kit.payments._gateway",
     "PaymentStrategy": "commerce_kit.payments._strategy",
     "ReplayStore": "commerce_kit.webhooks._replay",
+    "SourceRecord": "commerce_kit.validation._record",
     "ValidationEvent": "commerce_kit.validation._events",
     "WebhookEvent": "commerce_kit.webhooks._events",
     "WebhookHook": "commerce_kit.webhooks._events",
 }
 
 
-def __getattr__(name: str) -> Any:
-    home = _LAZY.get(name)
-    if home is None:
-        raise AttributeError(f"module 'commerce_kit.typing' has no attribute {name!r}")
-    value = getattr(importlib.import_module(home), name)
-    globals()[name] = value
-    return value
+if not TYPE_CHECKING:
+    # Hidden from type checkers, which read the names from the imports above; an unknown name
+    # is then a type error rather than a silent Any.
+
+    def __getattr__(name: str) -> Any:
+        home = _LAZY.get(name)
+        if home is None:
+            raise AttributeError(f"module 'commerce_kit.typing' has no attribute {name!r}")
+        value = getattr(importlib.import_module(home), name)
+        globals()[name] = value
+        return value
 
 
 def __dir__() -> list[str]:

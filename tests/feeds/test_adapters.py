@@ -10,6 +10,7 @@ import pytest
 
 from commerce_kit.feeds import (
     FeedAdapterRegistry,
+    FeedFormatError,
     FeedLimitError,
     FeedLimits,
     FeedRecord,
@@ -64,8 +65,17 @@ def test_each_row_becomes_a_record_with_its_start_line_and_index(
     assert expected == actual
 
 
-def test_an_empty_feed_yields_no_records(spec: Spec, adapters: FeedAdapterRegistry) -> None:
-    assert [[] for _ in spec.empty] == [read(spec, doc, adapters) for doc in spec.empty]
+def test_a_feed_without_records_yields_none(spec: Spec, adapters: FeedAdapterRegistry) -> None:
+    documents = [doc for doc in spec.empty if doc.strip()]
+    assert [[] for _ in documents] == [read(spec, doc, adapters) for doc in documents]
+
+
+@pytest.mark.parametrize("document", [b"", b"\n\n  \n", b"\xef\xbb\xbf\r\n"])
+def test_an_empty_feed_is_refused_by_every_adapter(
+    spec: Spec, adapters: FeedAdapterRegistry, document: bytes
+) -> None:
+    with pytest.raises(FeedFormatError, match="the feed is empty"):
+        read(spec, document, adapters)
 
 
 def test_the_format_is_told_from_the_content_alone(

@@ -254,6 +254,7 @@ def test_a_hook_that_raises_is_logged_and_reading_goes_on(caplog: pytest.LogCapt
     assert (EXPECTED, True) == (records, isinstance(seen[-1], FeedFinished))
     assert caplog.records
     assert all("failed on Feed" in r.getMessage() for r in caplog.records)
+    assert {"commerce_kit.feeds"} == {r.name for r in caplog.records}
 
 
 # -- the source plumbing --------------------------------------------------------------------------

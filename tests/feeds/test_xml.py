@@ -132,7 +132,6 @@ def test_text_given_as_str_is_read_as_such_whatever_its_declaration_says() -> No
         (b"<p>\n<i><t>x</i></p>", 2, 10, "mismatched tag"),
         (b"<p><i>&nope;</i></p>", 1, 7, "undefined entity"),
         (b"<p><i>x</i>", 1, 12, "no element found"),
-        (b"", 1, 1, "no element found"),
     ],
 )
 def test_malformed_xml_stops_the_feed_naming_line_and_column(

@@ -32,6 +32,7 @@ from commerce_kit.testing import (
     SandboxProvider,
     SandboxWallet,
 )
+from tests.strategies import few_keys
 
 SANDBOXES = [SandboxCard, SandboxWallet, SandboxCrypto]
 
@@ -314,7 +315,7 @@ def test_negative_latency_is_refused() -> None:
 
 
 # -- stateful: the sandbox against a model of what a provider must do ------------------------------
-KEYS = st.sampled_from([f"k-{i}" for i in range(6)])
+KEYS = few_keys("k-")
 AMOUNTS = st.sampled_from([Decimal("5.00"), Decimal("12.50"), Decimal("402.00")])
 SOURCES = st.sampled_from([None, "4242424242424242", "4000000000000002"])
 

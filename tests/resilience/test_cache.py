@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import logging
+import re
 from collections.abc import Callable, Hashable
 from datetime import timedelta
 
@@ -27,6 +29,29 @@ def make(
         **kwargs,  # type: ignore[arg-type]
     )
     return cache, clock
+
+
+def stored(cache: TTLCache[Hashable, object]) -> str:
+    """How many entries the cache holds, expired ones included, as its repr shows it."""
+    match = re.search(r"stored=\d+", repr(cache))
+    assert match is not None
+    return match.group()
+
+
+def lru_order(cache: TTLCache[Hashable, object], keys: str) -> list[Hashable]:
+    """The fresh ``keys`` of a full cache from least to most recently used (empties the cache).
+
+    Each new key put in a full cache evicts the least recently used entry, and ``in`` tells which
+    one went without touching the order: the public way to read it.
+    """
+    present = [key for key in keys if key in cache]
+    order: list[Hashable] = []
+    for i in range(len(present)):
+        cache.set(("probe", i), None)
+        gone = [key for key in present if key not in order and key not in cache]
+        assert 1 == len(gone)
+        order += gone
+    return order
 
 
 # -- dictionary face -------------------------------------------------------------------------------
@@ -60,11 +85,13 @@ def test_an_entry_is_fresh_until_just_before_its_ttl_ends() -> None:
 
 
 def test_an_expired_entry_found_by_get_is_removed() -> None:
-    cache, clock = make(ttl=10)
+    events: list[CacheEvent] = []
+    cache, clock = make(ttl=10, hooks=[events.append])
     cache.set("a", 1)
     clock.advance(10)
     cache.get("a")
-    assert ([], 1) == (list(cache._data), cache.stats.expirations)
+    assert ("stored=0", 1) == (stored(cache), cache.stats.expirations)
+    assert [EntryEvicted("a", EvictionReason.EXPIRED)] == events
 
 
 def test_per_entry_ttl_overrides_the_default() -> None:
@@ -90,7 +117,8 @@ def test_the_least_recently_used_entry_is_evicted_at_maxsize() -> None:
         cache.set(key, key)
     cache.get("a")  # b is now the least recently used
     cache.set("d", "d")
-    assert (["c", "a", "d"], 1) == (list(cache._data), cache.stats.evictions)
+    assert (1, "b" in cache) == (cache.stats.evictions, False)
+    assert ["c", "a", "d"] == lru_order(cache, "abcd")
 
 
 def test_an_expired_eviction_victim_counts_as_an_expiration() -> None:
@@ -106,9 +134,17 @@ def test_contains_tells_fresh_entries_without_touching_stats_or_order() -> None:
     cache.set("a", 1)
     cache.set("b", 2)
     assert ("a" in cache, "zz" in cache) == (True, False)
-    assert (["a", "b"], CacheStats()) == (list(cache._data), cache.stats)
+    assert CacheStats() == cache.stats
     clock.advance(10)
     assert "a" not in cache
+
+
+def test_contains_does_not_mark_an_entry_recently_used() -> None:
+    cache, _ = make(maxsize=2)
+    cache.set("a", 1)
+    cache.set("b", 2)
+    assert "a" in cache
+    assert ["a", "b"] == lru_order(cache, "ab")
 
 
 def test_delete_reports_whether_a_fresh_entry_was_removed() -> None:
@@ -126,7 +162,7 @@ def test_len_counts_fresh_entries_only() -> None:
     cache.set("a", 1, ttl=1)
     cache.set("b", 2)
     clock.advance(1)
-    assert (1, 2) == (len(cache), len(cache._data))
+    assert (1, "stored=2") == (len(cache), stored(cache))
 
 
 def test_expire_removes_entries_past_their_stale_window_and_counts_them() -> None:
@@ -137,7 +173,7 @@ def test_expire_removes_entries_past_their_stale_window_and_counts_them() -> Non
     cache.set("c", 3)
     clock.advance(6)  # a is dead (1 + 5), b is stale (4 <= 6 < 9), c is fresh
     assert 1 == cache.expire()
-    assert (["b", "c"], 1) == (list(cache._data), cache.stats.expirations)
+    assert ("stored=2", 1) == (stored(cache), cache.stats.expirations)
     assert [EntryEvicted("a", EvictionReason.EXPIRED)] == events
 
 
@@ -373,6 +409,36 @@ def test_cached_works_on_async_functions() -> None:
 
     assert inspect.iscoroutinefunction(fetch)
     assert ([2, 2, 6, 6], [2, 2]) == (asyncio.run(main()), calls)
+
+
+def test_cached_wraps_an_object_with_an_async_call_as_async() -> None:
+    cache, _ = make()
+    calls: list[int] = []
+
+    class Fetcher:
+        async def __call__(self, x: int) -> int:
+            calls.append(x)
+            return 2 * x
+
+    fetch = cache.cached()(Fetcher())
+
+    async def main() -> list[int]:
+        return [await fetch(3), await fetch(3)]
+
+    assert inspect.iscoroutinefunction(fetch)
+    assert ([6, 6], [3]) == (asyncio.run(main()), calls)
+    assert 6 == cache.get((fetch, 3))
+
+
+def test_cached_wraps_a_partial_of_a_coroutine_function_as_async() -> None:
+    cache, _ = make()
+
+    async def scale(factor: int, x: int) -> int:
+        return factor * x
+
+    triple = cache.cached()(functools.partial(scale, 3))
+    assert inspect.iscoroutinefunction(triple)
+    assert 6 == asyncio.run(triple(2))
 
 
 def test_cached_async_function_with_a_custom_key() -> None:

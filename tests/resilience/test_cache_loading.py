@@ -2,7 +2,8 @@
 refresh, negative caching, and scenario P1 (one database query per TTL window under load).
 
 No test waits for time to pass: the cache runs on a ManualClock, and threads meet through
-events, barriers and a watcher that is told whenever a caller joins a load in flight.
+events, barriers and the cache's own miss counter (each caller that starts or joins a load counts
+one miss), so a test can wait until N callers are in.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ import logging
 import math
 import random
 import threading
+import time
 import traceback
 from collections import Counter
 from collections.abc import Awaitable, Callable, Hashable, Iterator
@@ -22,7 +24,7 @@ from typing import Any, ParamSpec, TypeVar
 import pytest
 
 from commerce_kit import TTLCache
-from commerce_kit.resilience import LoadFinished, _cache
+from commerce_kit.resilience import LoadFinished
 from commerce_kit.testing import ManualClock
 
 P = ParamSpec("P")
@@ -30,42 +32,12 @@ T = TypeVar("T")
 TIMEOUT = 10.0  # a safety net for a broken implementation, never a wait the tests rely on
 
 
-class FlightWatch:
-    """Counts callers joining loads in flight, so a test can block until N have joined."""
-
-    def __init__(self) -> None:
-        self.cond = threading.Condition()
-        self.joined = 0
-
-    def note_join(self) -> None:
-        with self.cond:
-            self.joined += 1
-            self.cond.notify_all()
-
-    def wait_for(self, count: int) -> None:
-        with self.cond:
-            assert self.cond.wait_for(lambda: self.joined >= count, TIMEOUT)
-
-
-@pytest.fixture
-def watch(monkeypatch: pytest.MonkeyPatch) -> FlightWatch:
-    watcher = FlightWatch()
-
-    class WatchedFlight(_cache._Flight):
-        __slots__ = ("_joined",)
-
-        @property
-        def waiters(self) -> int:
-            return self._joined
-
-        @waiters.setter
-        def waiters(self, count: int) -> None:
-            self._joined = count
-            if count:
-                watcher.note_join()
-
-    monkeypatch.setattr(_cache, "_Flight", WatchedFlight)
-    return watcher
+def wait_for_misses(cache: TTLCache[Any, str], count: int) -> None:
+    """Block until ``count`` callers have started or joined loads: stats.misses counts each one."""
+    deadline = time.monotonic() + TIMEOUT
+    while cache.stats.misses < count:
+        assert time.monotonic() < deadline, cache.stats
+        time.sleep(0.0005)
 
 
 class ManualExecutor(Executor):
@@ -115,7 +87,7 @@ def in_threads(count: int, target: Callable[[], None]) -> list[threading.Thread]
 # -- single-flight with threads --------------------------------------------------------------------
 
 
-def test_concurrent_thread_misses_share_one_load(watch: FlightWatch) -> None:
+def test_concurrent_thread_misses_share_one_load() -> None:
     cache, _ = make()
     gate = threading.Event()
     calls: list[str] = []
@@ -130,16 +102,14 @@ def test_concurrent_thread_misses_share_one_load(watch: FlightWatch) -> None:
         results.append(cache.get_or_load("sale", loader))
 
     with running(*in_threads(16, reader)):
-        watch.wait_for(15)  # the other 15 wait for the first one's load
+        wait_for_misses(cache, 16)  # the first one loads, the other 15 wait for it
         gate.set()
     assert (["load"], ["listing"] * 16) == (calls, results)
     stats = cache.stats
     assert (1, 16, 0) == (stats.loads, stats.misses, stats.hits)
 
 
-def test_a_failed_load_raises_the_same_exception_to_every_waiter_and_is_not_cached(
-    watch: FlightWatch,
-) -> None:
+def test_a_failed_load_raises_the_same_exception_to_every_waiter_and_is_not_cached() -> None:
     cache, _ = make()
     gate = threading.Event()
     error = ConnectionError("database unreachable")
@@ -156,7 +126,7 @@ def test_a_failed_load_raises_the_same_exception_to_every_waiter_and_is_not_cach
             caught.append(exc)
 
     with running(*in_threads(8, reader)):
-        watch.wait_for(7)
+        wait_for_misses(cache, 8)
         gate.set()
     assert 8 == len(caught)
     assert all(exc is error for exc in caught)
@@ -164,7 +134,7 @@ def test_a_failed_load_raises_the_same_exception_to_every_waiter_and_is_not_cach
     assert (2, 1) == (cache.stats.loads, cache.stats.load_failures)
 
 
-def test_loads_of_different_keys_do_not_block_each_other(watch: FlightWatch) -> None:
+def test_loads_of_different_keys_do_not_block_each_other() -> None:
     cache, _ = make()
     gate = threading.Event()
     started = threading.Event()
@@ -179,12 +149,12 @@ def test_loads_of_different_keys_do_not_block_each_other(watch: FlightWatch) -> 
         assert started.wait(TIMEOUT)
         # "a" is still loading; "b" loads and returns without waiting for it.
         assert "fast" == cache.get_or_load("b", lambda: "fast")
-        assert ["a"] == list(cache._inflight)
+        assert (1, None) == (cache.stats.loads, cache.get("a"))
         gate.set()
-    assert ["slow"] == results
+    assert (["slow"], 2) == (results, cache.stats.loads)
 
 
-def test_an_interrupted_load_lets_its_waiters_load_again(watch: FlightWatch) -> None:
+def test_an_interrupted_load_lets_its_waiters_load_again() -> None:
     class Interrupted(BaseException):
         pass
 
@@ -211,7 +181,7 @@ def test_an_interrupted_load_lets_its_waiters_load_again(watch: FlightWatch) -> 
     first.start()
     assert started.wait(TIMEOUT)
     with running(*in_threads(3, follower)):
-        watch.wait_for(3)
+        wait_for_misses(cache, 4)
         gate.set()
     first.join(TIMEOUT)
     assert ["reloaded"] * 3 == [o for o in outcomes if o == "reloaded"]
@@ -229,9 +199,7 @@ def test_a_loader_that_reads_its_own_key_loads_it_itself_instead_of_deadlocking(
     assert ("outer+inner", 2) == (cache.get("k"), cache.stats.loads)
 
 
-def test_delete_during_a_load_delivers_the_result_but_does_not_store_it(
-    watch: FlightWatch,
-) -> None:
+def test_delete_during_a_load_delivers_the_result_but_does_not_store_it() -> None:
     cache, _ = make()
     gate = threading.Event()
     started = threading.Event()
@@ -280,7 +248,8 @@ def test_clear_during_a_load_keeps_the_load_from_storing() -> None:
         assert started.wait(TIMEOUT)
         cache.clear()
         gate.set()
-    assert ({}, None) == (cache._inflight, cache.get("k"))
+    assert cache.get("k") is None
+    assert "new" == cache.get_or_load("k", lambda: "new")  # no longer joins the cleared load
 
 
 # -- single-flight with asyncio --------------------------------------------------------------------
@@ -366,7 +335,7 @@ def test_a_load_every_caller_gave_up_on_is_still_cached() -> None:
         for waiter in waiters:
             waiter.cancel()
         release.set()
-        await asyncio.gather(*cache._tasks)
+        await cache.aclose()  # waits for the load task nobody is waiting for any more
         return cache.get("sale")
 
     assert "listing" == asyncio.run(main())
@@ -396,7 +365,7 @@ def test_a_cancelled_load_task_makes_its_waiters_load_again(
         if loader_started:
             await asyncio.sleep(0)
             assert ["load"] == calls
-        (task,) = cache._tasks
+        (task,) = asyncio.all_tasks() - {asyncio.current_task(), *waiters}  # the load
         task.cancel()
         release.set()
         return await asyncio.gather(*waiters)
@@ -450,7 +419,7 @@ def test_a_failure_inside_a_nested_unshared_async_load_reaches_the_outer_caller(
         cache.get_or_load("k", outer)
 
 
-def test_threads_wait_for_an_async_load_running_on_another_thread(watch: FlightWatch) -> None:
+def test_threads_wait_for_an_async_load_running_on_another_thread() -> None:
     cache, _ = make()
     gate = threading.Event()
     started = threading.Event()
@@ -470,13 +439,13 @@ def test_threads_wait_for_an_async_load_running_on_another_thread(watch: FlightW
     owner.start()
     assert started.wait(TIMEOUT)
     with running(*in_threads(4, lambda: results.append(cache.get_or_load("k", sync_loader)))):
-        watch.wait_for(4)
+        wait_for_misses(cache, 5)
         gate.set()
     owner.join(TIMEOUT)
     assert ["from asyncio"] * 5 == results
 
 
-def test_tasks_wait_for_a_sync_load_running_on_another_thread(watch: FlightWatch) -> None:
+def test_tasks_wait_for_a_sync_load_running_on_another_thread() -> None:
     cache, _ = make()
     gate = threading.Event()
     started = threading.Event()
@@ -491,7 +460,7 @@ def test_tasks_wait_for_a_sync_load_running_on_another_thread(watch: FlightWatch
 
     async def main() -> list[str]:
         waiters = asyncio.gather(*(cache.aget_or_load("k", async_loader) for _ in range(5)))
-        await asyncio.to_thread(watch.wait_for, 5)
+        await asyncio.to_thread(wait_for_misses, cache, 6)
         gate.set()
         return await waiters
 
@@ -502,7 +471,7 @@ def test_tasks_wait_for_a_sync_load_running_on_another_thread(watch: FlightWatch
     leader.join(TIMEOUT)
 
 
-def test_a_waiter_whose_event_loop_closed_is_skipped(watch: FlightWatch) -> None:
+def test_a_waiter_whose_event_loop_closed_is_skipped() -> None:
     cache, _ = make()
     gate = threading.Event()
     started = threading.Event()
@@ -515,7 +484,7 @@ def test_a_waiter_whose_event_loop_closed_is_skipped(watch: FlightWatch) -> None
 
     async def give_up() -> None:
         waiter = asyncio.ensure_future(cache.aget_or_load("k", _never))
-        await asyncio.to_thread(watch.wait_for, 1)
+        await asyncio.to_thread(wait_for_misses, cache, 2)
         waiter.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await waiter
@@ -534,9 +503,7 @@ async def _never() -> str:
     return "never"
 
 
-def test_a_thread_waiting_for_a_load_whose_event_loop_ended_loads_again(
-    watch: FlightWatch,
-) -> None:
+def test_a_thread_waiting_for_a_load_whose_event_loop_ended_loads_again() -> None:
     cache, _ = make()
     started = threading.Event()
 
@@ -546,7 +513,7 @@ def test_a_thread_waiting_for_a_load_whose_event_loop_ended_loads_again(
 
     async def owner() -> None:
         waiter = asyncio.ensure_future(cache.aget_or_load("k", stuck))
-        await asyncio.to_thread(watch.wait_for, 1)  # the main thread has joined the load
+        await asyncio.to_thread(wait_for_misses, cache, 2)  # the main thread has joined
         waiter.cancel()
         # Returning ends the loop; asyncio.run cancels the load task on its way out.
 
@@ -556,33 +523,6 @@ def test_a_thread_waiting_for_a_load_whose_event_loop_ended_loads_again(
     assert "mine" == cache.get_or_load("k", lambda: "mine")
     loop_thread.join(TIMEOUT)
     assert (2, 1) == (cache.stats.loads, cache.stats.load_failures)
-
-
-def test_a_task_joining_a_load_as_it_finishes_still_gets_its_result(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    cache, _ = make()
-    gate = threading.Event()
-    started = threading.Event()
-
-    def sync_loader() -> str:
-        started.set()
-        gate.wait(TIMEOUT)
-        return "listing"
-
-    leader = threading.Thread(target=lambda: cache.get_or_load("k", sync_loader))
-    real_join = TTLCache._join
-
-    def join_then_finish(self: TTLCache[Hashable, str], *args: Any, **kwargs: Any) -> Any:
-        joined = real_join(self, *args, **kwargs)
-        gate.set()
-        leader.join(TIMEOUT)  # the load finishes before this task waits for it
-        return joined
-
-    leader.start()
-    assert started.wait(TIMEOUT)
-    monkeypatch.setattr(TTLCache, "_join", join_then_finish)
-    assert "listing" == asyncio.run(cache.aget_or_load("k", _never))
 
 
 # -- scenario P1 -----------------------------------------------------------------------------------
@@ -605,7 +545,7 @@ def test_p1_1000_readers_a_second_for_90_s_cause_one_load_per_30_s_window() -> N
     assert 90_000 - 3 == cache.stats.hits
 
 
-def test_p1_a_herd_of_readers_at_each_expiry_costs_one_query(watch: FlightWatch) -> None:
+def test_p1_a_herd_of_readers_at_each_expiry_costs_one_query() -> None:
     clock = ManualClock()
     cache: TTLCache[str, str] = TTLCache(ttl=30.0, maxsize=10_000, clock=clock)
     readers = 20
@@ -614,7 +554,7 @@ def test_p1_a_herd_of_readers_at_each_expiry_costs_one_query(watch: FlightWatch)
 
     def query_database() -> str:
         queries.append(clock())
-        watch.wait_for(len(queries) * (readers - 1))  # every other reader waits for this query
+        wait_for_misses(cache, len(queries) * readers)  # every other reader waits for this query
         return f"listing@{clock():.0f}"
 
     def reader(barrier: threading.Barrier) -> None:
@@ -663,26 +603,6 @@ def test_a_background_refresh_is_reported_to_hooks_as_such() -> None:
     assert [LoadFinished("k", 0.5, None, background=True)] == events
 
 
-def test_a_stale_refresh_runs_on_a_daemon_thread_by_default() -> None:
-    cache, clock = make(ttl=30, stale_ttl=10)
-    gate = threading.Event()
-    ran_on: list[threading.Thread] = []
-
-    def refresh() -> str:
-        ran_on.append(threading.current_thread())
-        gate.wait(TIMEOUT)
-        return "fresh"
-
-    cache.set("k", "stale")
-    clock.advance(31)
-    assert "stale" == cache.get_or_load("k", refresh)
-    flight = cache._inflight["k"]
-    gate.set()
-    assert flight.event.wait(TIMEOUT)
-    assert ("fresh", True) == (cache.get("k"), ran_on[0].daemon)
-    assert "commerce_kit-cache-refresh" == ran_on[0].name
-
-
 def test_async_stale_reads_refresh_in_a_task() -> None:
     cache, clock = make(ttl=30, stale_ttl=10)
     calls: list[str] = []
@@ -695,7 +615,7 @@ def test_async_stale_reads_refresh_in_a_task() -> None:
         cache.set("k", "stale")
         clock.advance(31)
         served = [await cache.aget_or_load("k", refresh) for _ in range(3)]
-        await asyncio.gather(*cache._tasks)
+        await asyncio.sleep(0)  # the refresh task runs
         return served, await cache.aget_or_load("k", refresh)
 
     assert (["stale"] * 3, "fresh") == asyncio.run(main())
@@ -723,9 +643,7 @@ def test_a_failed_refresh_keeps_serving_stale_and_is_logged(
     assert (1, 1) == (len(executor.pending), cache.stats.load_failures)  # it tries again
 
 
-def test_a_stale_entry_that_dies_during_its_refresh_makes_readers_wait_for_it(
-    watch: FlightWatch,
-) -> None:
+def test_a_stale_entry_that_dies_during_its_refresh_makes_readers_wait_for_it() -> None:
     cache, clock = make(ttl=30, stale_ttl=10)
     gate = threading.Event()
     started = threading.Event()
@@ -742,7 +660,7 @@ def test_a_stale_entry_that_dies_during_its_refresh_makes_readers_wait_for_it(
     clock.advance(10)  # past the stale window: the old value may no longer be served
     results: list[str] = []
     with running(threading.Thread(target=lambda: results.append(cache.get_or_load("k", str)))):
-        watch.wait_for(1)
+        wait_for_misses(cache, 1)
         gate.set()
     assert ["fresh"] == results
 
@@ -755,7 +673,8 @@ def test_an_executor_that_refuses_work_records_a_failed_refresh(
     clock.advance(31)
     with caplog.at_level(logging.WARNING, logger="commerce_kit.cache"):
         assert "stale" == cache.get_or_load("k", lambda: "fresh")
-    assert ({}, 1, 1) == (cache._inflight, cache.stats.load_failures, len(caplog.records))
+        assert "stale" == cache.get_or_load("k", lambda: "fresh")  # the failed one is not in flight
+    assert (2, 2) == (cache.stats.load_failures, len(caplog.records))
 
 
 # -- early refresh (XFetch) ------------------------------------------------------------------------
@@ -843,7 +762,7 @@ def test_async_early_refresh_runs_in_a_task() -> None:
     async def main() -> tuple[object, object]:
         clock.advance(20)
         served = await cache.aget_or_load("k", refresh)
-        await asyncio.gather(*cache._tasks)
+        await asyncio.sleep(0)  # the refresh task runs
         return served, await cache.aget_or_load("k", refresh)
 
     assert ("v1", "v2") == asyncio.run(main())
@@ -881,7 +800,7 @@ def test_cached_coroutines_refresh_early_too() -> None:
         first = await listing()
         clock.advance(20)
         second = await listing()
-        await asyncio.gather(*cache._tasks)
+        await asyncio.sleep(0)  # the refresh task runs
         return [first, second, await listing()]
 
     assert ["v1", "v1", "v2"] == asyncio.run(main())
@@ -968,7 +887,8 @@ def test_a_successful_load_forgets_an_expired_cached_failure() -> None:
         cache.get_or_load("k", _raise_bad_row)
     clock.advance(1)
     assert "ok" == cache.get_or_load("k", lambda: "ok")
-    assert {} == dict(cache._failures)
+    cache.delete("k")
+    assert "again" == cache.get_or_load("k", lambda: "again")
 
 
 def test_cached_failures_are_bounded_by_maxsize() -> None:
@@ -976,7 +896,16 @@ def test_cached_failures_are_bounded_by_maxsize() -> None:
     for key in range(5):
         with pytest.raises(ValueError, match="bad row"):
             cache.get_or_load(key, _raise_bad_row)
-    assert [2, 3, 4] == list(cache._failures)
+
+    def outcome(key: int) -> str:
+        try:
+            return cache.get_or_load(key, lambda: "loaded")
+        except ValueError as error:
+            return str(error)
+
+    outcomes = [outcome(key) for key in range(5)]
+    # Keys 0 and 1 were pushed out of the table of failures: their loader runs again.
+    assert ["loaded", "loaded", "bad row", "bad row", "bad row"] == outcomes
 
 
 def test_async_reads_re_raise_a_cached_failure() -> None:
@@ -992,22 +921,3 @@ def test_async_reads_re_raise_a_cached_failure() -> None:
         return [str(outcome) for outcome in outcomes]
 
     assert (["bad row"] * 3, ["fail"]) == (asyncio.run(main()), calls)
-
-
-def test_a_failure_cached_while_a_caller_waited_for_the_lock_is_raised_to_it(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    cache, _ = make(negative_ttl=60)
-    real_join = TTLCache._join
-
-    def fail_first(self: TTLCache[Hashable, str], key: Hashable, *args: Any, **kw: Any) -> Any:
-        # Another caller's load fails (and is cached) between our lookup and our lock.
-        monkeypatch.setattr(TTLCache, "_join", real_join)
-        with pytest.raises(ValueError, match="bad row"):
-            cache.get_or_load(key, _raise_bad_row)
-        return real_join(self, key, *args, **kw)
-
-    monkeypatch.setattr(TTLCache, "_join", fail_first)
-    with pytest.raises(ValueError, match="bad row"):
-        cache.get_or_load("k", lambda: "never called")
-    assert 1 == cache.stats.loads

@@ -198,14 +198,22 @@ def test_an_async_stale_reader_leaves_the_refresh_to_a_thread_that_claimed_it_fi
     executor = ManualExecutor()
     cache, clock, lock = make(stale_ttl=30, executor=executor)
 
+    calls: list[str] = []
+
     async def refresh() -> str:
+        calls.append("refresh")
         return "fresh from asyncio"
+
+    async def read() -> str:
+        served = await cache.aget_or_load("k", refresh)
+        await asyncio.sleep(0)  # a refresh task, had one started, would run now
+        return served
 
     cache.set("k", "stale")
     clock.advance(31)
     lock.before = [lambda: cache.get_or_load("k", lambda: "fresh from a thread")]
-    assert "stale" == asyncio.run(cache.aget_or_load("k", refresh))
-    assert (set(), 1) == (cache._tasks, len(executor.pending))
+    assert "stale" == asyncio.run(read())
+    assert ([], 1) == (calls, len(executor.pending))
 
 
 def test_an_expired_entry_replaced_before_the_lock_is_kept() -> None:
@@ -224,28 +232,79 @@ def test_expire_keeps_an_entry_replaced_after_it_was_seen_expired() -> None:
     clock.advance(30)
     lock.before = [lambda: cache.set("k", "new")]
     assert 1 == cache.expire()
-    assert ["k"] == list(cache._data)
+    assert ("new", "TTLCache(ttl=30.0, maxsize=10, stored=1)") == (cache.get("k"), repr(cache))
 
 
 def test_an_expired_failure_replaced_before_the_lock_is_kept() -> None:
     cache, clock, lock = make(negative_ttl=5)
+    attempts: list[int] = []
 
     def failing() -> str:
-        raise ValueError("bad row")
+        attempts.append(len(attempts) + 1)
+        raise ValueError(f"bad row, attempt {len(attempts)}")
 
-    with pytest.raises(ValueError, match="bad row"):
+    with pytest.raises(ValueError, match="attempt 1"):
         cache.get_or_load("k", failing)
     clock.advance(5)
-    first = cache._failures["k"]
 
     def fail_again() -> None:
-        with pytest.raises(ValueError, match="bad row"):
+        with pytest.raises(ValueError, match="attempt 2"):
             cache.get_or_load("k", failing)
 
+    # This read saw the expired first failure; the second is cached before it takes the lock.
     lock.before = [fail_again]
-    with pytest.raises(ValueError, match="bad row"):
+    with pytest.raises(ValueError, match="attempt 2"):
         cache.get_or_load("k", lambda: "never")
-    assert cache._failures["k"] is not first
+    with pytest.raises(ValueError, match="attempt 2"):  # the second failure is still cached
+        cache.get_or_load("k", failing)
+    assert [1, 2] == attempts
+
+
+def test_a_failure_cached_while_a_caller_waited_for_the_lock_is_raised_to_it() -> None:
+    cache, _, lock = make(negative_ttl=60)
+
+    def fail_elsewhere() -> None:
+        with pytest.raises(ValueError, match="bad row"):
+            cache.get_or_load("k", _raise_bad_row)
+
+    # Another caller's load fails (and is cached) between this read's lookup and its lock.
+    lock.before = [fail_elsewhere]
+    with pytest.raises(ValueError, match="bad row"):
+        cache.get_or_load("k", lambda: "never called")
+    assert 1 == cache.stats.loads
+
+
+def _raise_bad_row() -> str:
+    raise ValueError("bad row")
+
+
+def test_a_task_joining_a_load_as_it_finishes_still_gets_its_result() -> None:
+    cache, _, lock = make()
+    gate = threading.Event()
+    started = threading.Event()
+
+    def sync_loader() -> str:
+        started.set()
+        gate.wait(10.0)
+        return "listing"
+
+    async def never() -> str:
+        await asyncio.Event().wait()
+        return "never"
+
+    leader = threading.Thread(target=lambda: cache.get_or_load("k", sync_loader))
+    leader.start()
+    assert started.wait(10.0)
+
+    def finish_the_load() -> None:
+        gate.set()
+        leader.join(10.0)
+
+    # The task joins the thread's load (first lock), which finishes before the task registers
+    # as a waiter (second lock).
+    lock.before = [None, finish_the_load]
+    assert "listing" == asyncio.run(cache.aget_or_load("k", never))
+    assert (1, 2) == (cache.stats.loads, cache.stats.misses)
 
 
 # -- loads and the writers that detach them --------------------------------------------------------
@@ -273,12 +332,14 @@ def test_a_load_task_detached_and_cancelled_before_it_ran_releases_its_waiters()
         waiter = asyncio.ensure_future(cache.aget_or_load("k", loader))
         await asyncio.sleep(0)
         cache.delete("k")  # detaches the load in flight
-        (task,) = cache._tasks
+        (task,) = asyncio.all_tasks() - {asyncio.current_task(), waiter}  # the load
         task.cancel()
         return await waiter
 
     assert "loaded" == asyncio.run(main())
-    assert {} == cache._inflight
+    # Nothing is left in flight: the next read loads at once instead of waiting.
+    cache.delete("k")
+    assert "again" == cache.get_or_load("k", lambda: "again")
 
 
 def test_a_set_just_before_a_load_stores_its_result_wins() -> None:
@@ -297,4 +358,4 @@ def test_a_delete_just_before_an_async_load_stores_its_result_wins() -> None:
 
     lock.before = [None, None, lambda: cache.delete("k")]
     assert "loaded" == asyncio.run(cache.aget_or_load("k", loader))
-    assert (False, {}) == ("k" in cache, cache._inflight)
+    assert ("k" in cache, cache.get_or_load("k", lambda: "again")) == (False, "again")

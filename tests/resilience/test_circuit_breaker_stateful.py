@@ -18,6 +18,7 @@ from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, ru
 
 from commerce_kit import CircuitBreaker, CircuitOpenError
 from commerce_kit.testing import ManualClock
+from tests.strategies import quarter_seconds
 
 
 class ProviderDownError(ConnectionError):
@@ -106,8 +107,7 @@ class Model:
         return sum(1 for t in self.failures if now - t < self.config.window)
 
 
-# Times are multiples of 0.25 s, so sums are exact and boundaries are hit exactly.
-quarters = st.integers(min_value=0, max_value=280).map(lambda n: n / 4)
+quarters = quarter_seconds(max_seconds=70)
 ERRORS = {
     "failure": ProviderDownError,
     "excluded": CardDeclinedError,

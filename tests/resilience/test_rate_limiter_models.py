@@ -30,6 +30,7 @@ from hypothesis.stateful import (
 from commerce_kit import RateLimit, RateLimitDecision, RateLimiter, RateLimitStrategy
 from commerce_kit.resilience._rate_limit_store import Op
 from commerce_kit.resilience._rate_limit_strategies import counter_ops, exact_ops, gcra_ops
+from tests.strategies import quarter_fractions
 
 # -- the models ------------------------------------------------------------------------------------
 
@@ -128,7 +129,7 @@ class LeakyBucketModel:
 
 # -- strategies of hypothesis ----------------------------------------------------------------------
 
-quarters = st.integers(min_value=0, max_value=80).map(lambda q: Fraction(q, 4))
+quarters = quarter_fractions(max_seconds=20)
 costs = st.integers(min_value=1, max_value=4)
 
 

@@ -24,6 +24,7 @@ from commerce_kit import retry
 from commerce_kit.resilience import GiveUpReason, RetryGaveUp, RetryScheduled
 from commerce_kit.testing import ManualClock
 from commerce_kit.typing import RetryEvent
+from tests import strategies
 from tests.resilience.test_retry import MODES
 
 
@@ -182,7 +183,7 @@ def run_implementation(
 
 # -- strategies ----------------------------------------------------------------------------------
 
-seconds = st.floats(min_value=0, max_value=5, allow_nan=False)
+seconds = strategies.seconds(max_seconds=5)
 
 
 @st.composite

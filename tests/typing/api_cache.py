@@ -97,3 +97,32 @@ async def use_async() -> str:
 
 evicted = EntryEvicted(key=7, reason=EvictionReason.SIZE)
 finished = LoadFinished(key=7, duration=0.1)
+
+
+def refresh_in_the_background() -> None:
+    with TTLCache[str, str](ttl=30.0, stale_ttl=10.0) as prices:
+        prices.get_or_load("sku-1", lambda: "12.00")
+    prices.close()
+
+
+async def refresh_in_tasks() -> str:
+    async with TTLCache[str, str](ttl=30.0, stale_ttl=10.0) as prices:
+
+        async def load() -> str:
+            return "12.00"
+
+        price: str = await prices.aget_or_load("sku-1", load)
+    await prices.aclose()
+    return price
+
+
+class AsyncFetcher:
+    async def __call__(self, sale_id: int) -> str:
+        return str(sale_id)
+
+
+fetch_listing = pages.cached()(AsyncFetcher())
+
+
+async def use_fetcher() -> object:
+    return await fetch_listing(7)

@@ -127,6 +127,15 @@ class TestExcerpt:
     ) -> None:
         assert expected == excerpt(value)
 
+    @pytest.mark.parametrize(
+        "value", [10**5000, -(10**5000), 2**20000], ids=["10e5000", "-10e5000", "2e20000"]
+    )
+    def test_summarises_an_integer_too_long_to_convert_to_text(self, value: int) -> None:
+        assert re.fullmatch(r"<int of about \d+ digits>", excerpt(value) or "")
+
+    def test_shows_an_integer_of_a_few_thousand_digits_cut_like_text(self) -> None:
+        assert "1" + "0" * 39 + "…" == excerpt(10**3000)
+
 
 def test_all_is_sorted_constants_classes_functions_and_names_what_the_package_exports() -> None:
     def group(name: str) -> tuple[int, str]:

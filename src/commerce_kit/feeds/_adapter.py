@@ -2,26 +2,16 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeAlias, runtime_checkable
+from typing import TYPE_CHECKING, BinaryIO, Protocol, runtime_checkable
+
+from commerce_kit.feeds._source import FeedFile, FeedSource
 
 if TYPE_CHECKING:
     from commerce_kit.feeds._limits import FeedLimits
     from commerce_kit.feeds._record import FeedRecord
 
-__all__ = ["FeedAdapter", "FeedSource"]
-
-
-class _SupportsRead(Protocol):
-    def read(self, size: int, /) -> bytes | str: ...
-
-
-#: What :func:`commerce_kit.feeds.parse_feed` reads: a path (``str`` or :class:`os.PathLike`),
-#: the feed's content as ``bytes``, or a file object open in binary (or text) mode.
-FeedSource: TypeAlias = (
-    str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO | _SupportsRead
-)
+__all__ = ["FeedAdapter", "FeedFile", "FeedSource"]
 
 
 @runtime_checkable

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import csv
 import itertools
+import threading
+from collections import Counter
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 
@@ -29,6 +31,50 @@ from commerce_kit.feeds._source import head_text, repair, text_of, undecodable_c
 __all__ = ["CsvAdapter", "TsvAdapter", "read_delimited"]
 
 Transform = Callable[[dict[str, object]], dict[str, object]]
+
+
+class _FieldSizeLimit:
+    """Keeps the :mod:`csv` module's own field limit out of the way of :class:`FeedLimits`.
+
+    The C reader refuses a field longer than :func:`csv.field_size_limit` (131,072 characters
+    unless changed), a limit shared by the whole process. While any feed needs more
+    (``max_field_chars`` above it), the limit is raised to the largest need, and put back to
+    what it was when the last such feed finishes; a value the application set in between is
+    left alone. It is never lowered under what anyone set, so a reader on another thread never
+    loses a field it was allowed; other readers may accept longer fields while a feed is read.
+    A field over ``max_field_chars`` is then always reported as a :class:`FeedLimitError`.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._needs: list[int] = []
+        self._saved = 0  # the limit before it was raised
+        self._set: int | None = None  # the limit as raised, None when untouched
+
+    def _apply(self) -> None:
+        current = csv.field_size_limit()
+        if self._set is not None and current != self._set:
+            self._set = None  # the application set its own limit since: keep it
+        if self._set is None:
+            self._saved = current
+        wanted = max(self._needs, default=0)
+        target = max(self._saved, wanted)
+        if target != current:
+            csv.field_size_limit(target)
+        self._set = target if target != self._saved else None
+
+    def acquire(self, need: int) -> None:
+        with self._lock:
+            self._needs.append(need)
+            self._apply()
+
+    def release(self, need: int) -> None:
+        with self._lock:
+            self._needs.remove(need)
+            self._apply()
+
+
+_field_size_limit = _FieldSizeLimit()
 
 
 class _RecordTooLong(Exception):  # noqa: N818 - internal signal, turned into FeedLimitError
@@ -76,10 +122,10 @@ def _record_too_long(line: int, limits: FeedLimits) -> FeedLimitError:
     )
 
 
-def _field_too_long(line: int, column: str, limits: FeedLimits) -> FeedLimitError:
+def _field_too_long(line: int, column: str | None, limits: FeedLimits) -> FeedLimitError:
+    where = f"line {line}" if column is None else f"line {line}, column {column!r}"
     return FeedLimitError(
-        f"line {line}, column {column!r}: the value is longer than max_field_chars="
-        f"{limits.max_field_chars:,} characters",
+        f"{where}: the value is longer than max_field_chars={limits.max_field_chars:,} characters",
         limit="max_field_chars",
         maximum=limits.max_field_chars,
         line=line,
@@ -135,6 +181,28 @@ def read_delimited(
         FeedFormatError: The header row cannot be read.
         FeedLimitError: A record or a value is longer than the limits allow.
     """
+    need = limits.max_field_chars
+    _field_size_limit.acquire(need)
+    try:
+        yield from _read_delimited(stream, limits, delimiter, transform)
+    finally:
+        _field_size_limit.release(need)
+
+
+def _is_field_limit(error: csv.Error) -> bool:
+    return str(error).startswith("field larger than field limit")
+
+
+def _blank(row: list[str]) -> bool:
+    return not any(cell.strip() for cell in row)
+
+
+def _read_delimited(
+    stream: BinaryIO,
+    limits: FeedLimits,
+    delimiter: str | None,
+    transform: Transform | None,
+) -> Iterator[FeedRecord]:
     with text_of(stream) as text:
         state = [0, 0, 0]
         lines = _lines(text.readline, limits.max_record_chars, state)
@@ -150,12 +218,14 @@ def read_delimited(
         header: list[str] = []
         start = 1
         try:
-            while not header:  # blank lines before the header
+            while _blank(header):  # blank lines before the header
                 start = reader.line_num + 1
                 header = next(reader)
         except StopIteration:
             return
         except csv.Error as error:
+            if _is_field_limit(error):
+                raise _field_too_long(start, None, limits) from None
             raise FeedFormatError(
                 f"line {reader.line_num}: the header row cannot be read: {error}",
                 line=reader.line_num,
@@ -170,10 +240,13 @@ def read_delimited(
                 line=bad_line,
                 column=bad_column,
             )
+        max_field = limits.max_field_chars
+        for name in header:
+            if len(name) > max_field:
+                raise _field_too_long(start, None, limits)
         names = [name.strip() for name in header]
         width = len(names)
-        repeated = frozenset(name for name in names if names.count(name) > 1)
-        max_field = limits.max_field_chars
+        repeated = frozenset(name for name, count in Counter(names).items() if count > 1)
         state[0] = 0
         prev = reader.line_num
         index = 0
@@ -187,13 +260,15 @@ def read_delimited(
                     if not row:
                         continue
                     index += 1
+                    if chars > max_field:
+                        for at, value in enumerate(row):
+                            if len(value) > max_field:
+                                raise _field_too_long(
+                                    start, names[at] if at < width else None, limits
+                                )
                     if state[1] or len(row) != width:
                         yield _problem(row, names, start, index, state, transform=transform)
                         continue
-                    if chars > max_field:
-                        for name, value in zip(names, row, strict=False):
-                            if len(value) > max_field:
-                                raise _field_too_long(start, name, limits)
                     data: dict[str, object] = (
                         _pack_repeated(names, repeated, row)
                         if repeated
@@ -209,6 +284,8 @@ def read_delimited(
                     yield record
             except csv.Error as error:
                 start = prev + 1
+                if _is_field_limit(error):
+                    raise _field_too_long(start, None, limits) from None
                 prev = reader.line_num
                 state[0] = state[1] = 0
                 index += 1
@@ -254,10 +331,14 @@ class CsvAdapter:
     and reading goes on: a row with more or fewer cells than the header (the cells there are
     kept), broken quoting, or bytes that are not UTF-8 (shown as U+FFFD). A header that cannot be
     read raises :class:`~commerce_kit.FeedFormatError`; a row longer than ``max_record_chars``
-    (an unclosed quote, usually) or a cell longer than ``max_field_chars`` raises
-    :class:`~commerce_kit.FeedLimitError`.
+    (an unclosed quote, usually) or a cell (header, ragged rows included) longer than
+    ``max_field_chars`` raises :class:`~commerce_kit.FeedLimitError`, whatever
+    :func:`csv.field_size_limit` says: cells up to ``max_field_chars`` are read even past it.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``max_field_chars`` alone bounds a cell; lines of only white space before the header
+       are skipped.
     """
 
     name = "csv"

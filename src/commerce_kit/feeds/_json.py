@@ -20,11 +20,6 @@ from commerce_kit.feeds._limits import FeedLimits
 from commerce_kit.feeds._record import (
     FeedRecord,
     make_record,
-    new,
-    set_data,
-    set_error,
-    set_index,
-    set_line,
 )
 from commerce_kit.feeds._source import head_text, text_of, undecodable_column
 
@@ -111,59 +106,97 @@ def _needs_check(text: str, start: int, end: int, limits: FeedLimits) -> bool:
 
 
 class _Splitter:
-    """A buffer over a text stream with line and column bookkeeping for one JSON document."""
+    r"""A buffer over a text stream with line and column bookkeeping for one JSON document.
 
-    __slots__ = ("buf", "col_base", "eof", "line", "line_at", "pos", "read")
+    Lines end at ``\r\n``, ``\r`` or ``\n``, as in the other formats. Bytes that are not
+    UTF-8 end the buffer where they start: everything before them is read (and its records
+    yielded) before the error is raised, when reading reaches them.
+    """
+
+    __slots__ = (
+        "after_cr",
+        "bad",
+        "buf",
+        "col_base",
+        "cr",
+        "eof",
+        "line",
+        "line_at",
+        "pos",
+        "read",
+    )
 
     def __init__(self, read: Callable[[int], str]) -> None:
         self.read = read
         self.buf = ""
         self.pos = 0
         self.eof = False
+        self.bad = False  # the buffer ends where bytes that are not UTF-8 start
         self.line = 1  # the line of ``buf[line_at]``
         self.line_at = 0
         self.col_base = 1  # the column of ``buf[0]`` when it holds no line break before it
+        # Whether the character before ``line_at`` is a "\r" (whose "\n" is no new line),
+        # and whether line counting must mind carriage returns at all in this buffer.
+        self.after_cr = False
+        self.cr = False
 
     def fill(self, at_least: int = 0) -> None:
         """Drop the consumed text and append at least ``at_least`` (one chunk) more characters."""
         buf, pos = self.buf, self.pos
         self.line_of(pos)
-        cut = buf.rfind("\n", 0, pos)
+        cut = self._last_break(pos)
         self.col_base = pos - cut if cut != -1 else self.col_base + pos
         parts = [buf[pos:]]
-        size = len(parts[0])
         wanted = at_least or _CHUNK
-        bad = -1
         while wanted > 0:
             chunk = self.read(_CHUNK)
             if not chunk:
                 self.eof = True
                 break
             column = undecodable_column(chunk)
-            parts.append(chunk)
             if column is not None:
-                bad = size + column - 1
+                parts.append(chunk[: column - 1])
+                self.eof = self.bad = True
                 break
-            size += len(chunk)
+            parts.append(chunk)
             wanted -= len(chunk)
-        self.buf = "".join(parts)
+        self.buf = buf = "".join(parts)
         self.pos = self.line_at = 0
-        if bad != -1:
-            line = self.line_of(bad)
-            raise FeedFormatError(
-                f"line {line}: the feed holds bytes that are not valid UTF-8; save it as UTF-8",
-                line=line,
-            )
+        self.cr = self.after_cr or "\r" in buf
+
+    def undecodable(self) -> FeedFormatError:
+        """The error for the bytes that are not UTF-8 at the end of the buffer."""
+        at = len(self.buf)
+        line = self.line_of(at)
+        column = self.column_of(at)
+        return FeedFormatError(
+            f"line {line}, column {column}: the feed holds bytes that are not valid UTF-8; "
+            "save it as UTF-8",
+            line=line,
+            column=column,
+        )
 
     def line_of(self, at: int) -> int:
         """Return the line of ``buf[at]``; ``at`` never moves backwards."""
-        if at > self.line_at:
-            self.line += self.buf.count("\n", self.line_at, at)
+        start = self.line_at
+        if at > start:
+            buf = self.buf
+            lines = buf.count("\n", start, at)
+            if self.cr:
+                lines += buf.count("\r", start, at) - buf.count("\r\n", start, at)
+                if self.after_cr and buf[start] == "\n":
+                    lines -= 1
+                self.after_cr = buf[at - 1] == "\r"
+            self.line += lines
             self.line_at = at
         return self.line
 
-    def column_of(self, at: int) -> int:
+    def _last_break(self, at: int) -> int:
         cut = self.buf.rfind("\n", 0, at)
+        return max(cut, self.buf.rfind("\r", 0, at)) if self.cr else cut
+
+    def column_of(self, at: int) -> int:
+        cut = self._last_break(at)
         return at - cut if cut != -1 else self.col_base + at
 
     def skip(self) -> str:
@@ -174,6 +207,8 @@ class _Splitter:
             if pos < len(self.buf):
                 return self.buf[pos]
             if self.eof:
+                if self.bad:
+                    raise self.undecodable()
                 return ""
             self.fill()
 
@@ -198,6 +233,8 @@ def _decode_at(
             value, end = decode(buf, pos)
         except json.JSONDecodeError as error:
             cut_off = error.pos >= len(buf) - _TAIL or error.msg.startswith("Unterminated string")
+            if cut_off and split.bad:
+                raise split.undecodable() from None
             if not cut_off or split.eof:
                 line = split.line_of(min(error.pos, len(buf)))
                 column = split.column_of(error.pos)
@@ -267,8 +304,11 @@ def _elements(split: _Splitter, limits: FeedLimits, start_index: int) -> Iterato
         if end - pos > max_record:
             raise _too_long(split.line_of(pos), limits)
         if pos > split.line_at:
-            split.line += buf.count("\n", split.line_at, pos)
-            split.line_at = pos
+            if split.cr:
+                split.line_of(pos)
+            else:
+                split.line += buf.count("\n", split.line_at, pos)
+                split.line_at = pos
         line = split.line
         index += 1
         if end - pos > max_field or (
@@ -276,12 +316,7 @@ def _elements(split: _Splitter, limits: FeedLimits, start_index: int) -> Iterato
         ):
             _check_value(value, 1, line, limits)
         if type(value) is dict:
-            record = new(FeedRecord)
-            set_data(record, value)
-            set_line(record, line)
-            set_index(record, index)
-            set_error(record, None)
-            yield record
+            yield make_record(value, line, index)
         else:
             yield make_record({}, line, index, f"the element is {_describe(value)}, not an object")
         following = whitespace(buf, end).end()  # type: ignore[union-attr]
@@ -431,12 +466,7 @@ def read_ndjson(stream: BinaryIO, limits: FeedLimits) -> Iterator[FeedRecord]:
             if _needs_check(line, 0, len(line), limits):
                 _check_value(value, 1, number, limits)
             if type(value) is dict:
-                record = new(FeedRecord)
-                set_data(record, value)
-                set_line(record, number)
-                set_index(record, index)
-                set_error(record, None)
-                yield record
+                yield make_record(value, number, index)
             else:
                 yield make_record(
                     {}, number, index, f"the line holds {_describe(value)}, not an object"

@@ -24,11 +24,17 @@ class FeedLimits:
             An unclosed CSV quote is usually what trips it.
         max_depth: Nesting depth: of values inside a JSON record (the record object is depth 1),
             and of XML elements counted from the document root.
+        max_names: Distinct element and attribute names in an XML feed. The parser keeps
+            every name it meets until the document ends, so this bounds its memory however
+            many records use new names; a product feed needs a few dozen.
 
     Raises:
         ValueError: A bound is not a positive integer.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       ``max_names``; ``max_field_chars`` covers XML attribute values, and CSV cells longer
+       than the :mod:`csv` module's own limit are read or refused by ``max_field_chars``.
     """
 
     max_bytes: int = 100 * MiB
@@ -36,6 +42,7 @@ class FeedLimits:
     max_field_chars: int = 10_000
     max_record_chars: int = MiB
     max_depth: int = 32
+    max_names: int = 10_000
 
     def __post_init__(self) -> None:
         for field in fields(self):

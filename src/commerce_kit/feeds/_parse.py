@@ -7,15 +7,21 @@ from collections.abc import Callable, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Literal, TypeAlias
 
-from commerce_kit._errors import FeedLimitError
+from commerce_kit._errors import FeedFormatError, FeedLimitError, UnknownFeedFormatError
 from commerce_kit._hooks import emit
-from commerce_kit.feeds._adapter import FeedAdapter, FeedSource
+from commerce_kit.feeds._adapter import FeedAdapter
 from commerce_kit.feeds._columns import FieldMap, Mapper, resolve_columns
 from commerce_kit.feeds._limits import DEFAULT_LIMITS, FeedLimits
 from commerce_kit.feeds._record import FeedRecord
 from commerce_kit.feeds._registry import FeedAdapterRegistry
 from commerce_kit.feeds._registry import registry as default_registry
-from commerce_kit.feeds._source import FeedStream, open_source
+from commerce_kit.feeds._source import (
+    FeedSource,
+    FeedStream,
+    empty_feed,
+    encode_text,
+    open_source,
+)
 
 __all__ = [
     "FeedEvent",
@@ -161,16 +167,23 @@ def parse_feed(
     Raises:
         ValueError: ``columns`` names no preset.
         UnknownFeedFormatError: The format is not registered or cannot be told.
+        FeedFormatError: The feed is empty (no bytes, or only white space), in any format:
+            raised right away when the format is to be told from the content, else while
+            iterating.
         FeedLimitError: The feed exceeds a limit (``max_bytes`` can be raised right away, the
             others while iterating).
         FeedFormatError: While iterating, the feed cannot be read on (bad JSON or XML syntax, an
             unreadable CSV header), or has none of the columns of the map named in
-            ``columns``.
+            ``columns``; or a text file object holds a lone surrogate (undecodable bytes read
+            with ``errors="surrogateescape"``).
         UnsafeFeedError: While iterating, the XML feed carries a DTD or entity attack.
         TypeError: ``source`` is not one of the accepted kinds.
         OSError: The path cannot be opened.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       An empty feed raises :class:`~commerce_kit.FeedFormatError` whatever its format;
+       a lone surrogate in text raises it too, instead of :class:`UnicodeEncodeError`.
     """
     return _open(
         source,
@@ -201,10 +214,17 @@ def parse_feed_text(
     The text is read as UTF-8 whatever an XML declaration in it says, since it is already
     decoded. The arguments are those of :func:`parse_feed`.
 
+    Raises:
+        FeedFormatError: The text holds a lone surrogate, which is not a character (raised
+            right away), or is empty.
+
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       A lone surrogate raises :class:`~commerce_kit.FeedFormatError`, not
+       :class:`UnicodeEncodeError`; empty text is refused as an empty feed.
     """
     return _open(
-        text.encode("utf-8"),
+        encode_text(text),
         encoding="utf-8",
         format=format,
         content_type=content_type,
@@ -267,9 +287,14 @@ def _start(
 ) -> Generator[FeedRecord, None, None]:
     try:
         if adapter is None:
-            adapter = registry.select(
-                content_type=content_type, filename=stream.filename, head=stream.head()
-            )
+            try:
+                adapter = registry.select(
+                    content_type=content_type, filename=stream.filename, head=stream.head()
+                )
+            except UnknownFeedFormatError:
+                if stream.is_empty():
+                    raise empty_feed() from None
+                raise
         if progress is not None:
             progress.format = adapter.name
             progress.total = stream.total_bytes
@@ -310,19 +335,28 @@ def _records(
     max_records = limits.max_records
     count = errors = 0
     try:
-        for record in records if mapper is None else mapper:
-            count += 1
-            if count > max_records:
-                raise FeedLimitError(
-                    f"line {record.line}: the feed holds more than max_records="
-                    f"{max_records:,} records",
-                    limit="max_records",
-                    maximum=max_records,
-                    line=record.line,
-                )
-            if hooks and record.error is not None:
-                errors += 1
-            yield record
+        try:
+            for record in records if mapper is None else mapper:
+                count += 1
+                if count > max_records:
+                    raise FeedLimitError(
+                        f"line {record.line}: the feed holds more than max_records="
+                        f"{max_records:,} records",
+                        limit="max_records",
+                        maximum=max_records,
+                        line=record.line,
+                    )
+                if hooks and record.error is not None:
+                    errors += 1
+                yield record
+        except FeedFormatError:
+            # Whatever an adapter makes of white space (no root element, no array), an empty
+            # feed gets one error in every format.
+            if not count and stream.is_empty():
+                raise empty_feed() from None
+            raise
+        if not count and stream.is_empty():
+            raise empty_feed()
         if hooks:
             skipped, applied = (0, None) if mapper is None else (mapper.skipped, mapper.applied)
             _emit(hooks, FeedFinished(name, count, errors, stream.bytes_read, skipped, applied))

@@ -14,14 +14,29 @@ import os
 import stat
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager, suppress
-from typing import TYPE_CHECKING, BinaryIO, Protocol
+from typing import TYPE_CHECKING, BinaryIO, Protocol, TypeAlias
 
-from commerce_kit._errors import FeedLimitError
+from commerce_kit._errors import FeedFormatError, FeedLimitError
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
-    from commerce_kit.feeds._adapter import FeedSource
+__all__ = [
+    "BUFFER_BYTES",
+    "HEAD_BYTES",
+    "FeedFile",
+    "FeedSource",
+    "FeedStream",
+    "buffered",
+    "detect_encoding",
+    "empty_feed",
+    "encode_text",
+    "head_text",
+    "open_source",
+    "repair",
+    "text_of",
+    "undecodable_column",
+]
 
 #: Bytes handed to sniffers: enough for an XML prolog with namespaces or a long CSV header.
 HEAD_BYTES = 8192
@@ -35,8 +50,69 @@ _BOMS = (
 )
 
 
-class _Reader(Protocol):
-    def read(self, size: int, /) -> bytes | str: ...
+class FeedFile(Protocol):
+    """A file object a feed can be read from: anything with ``read(size)``.
+
+    ``read`` returns ``bytes`` (a file open in binary mode, a socket's file, an upload) or
+    ``str`` (a file open in text mode, read as UTF-8), and an empty value at the end.
+
+    .. versionadded:: 0.2.0
+    """
+
+    def read(self, size: int, /) -> bytes | str:
+        """Return up to ``size`` bytes (or characters); an empty value at the end."""
+        ...
+
+
+#: What :func:`commerce_kit.feeds.parse_feed` reads: a path (``str`` or :class:`os.PathLike`),
+#: the feed's content as ``bytes``, or a file object (:class:`FeedFile`) open in binary (or
+#: text) mode.
+#:
+#: .. versionchanged:: 0.2.0
+#:    The file-object kind is the public protocol :class:`FeedFile`.
+FeedSource: TypeAlias = (
+    str | os.PathLike[str] | bytes | bytearray | memoryview | BinaryIO | FeedFile
+)
+
+# Bytes a feed made only of white space consists of (after any byte-order mark); NUL is the
+# other half of each UTF-16 code unit.
+_BLANK = b" \t\r\n"
+_BLANK_UTF16 = b" \t\r\n\x00"
+
+
+def empty_feed() -> FeedFormatError:
+    """The error for a feed that holds no data: no bytes at all, or only white space."""
+    return FeedFormatError("the feed is empty: it holds no data, or only white space")
+
+
+def _lone_surrogate(text: str, error: UnicodeEncodeError, lines_before: int) -> FeedFormatError:
+    line = lines_before + _breaks(text, 0, error.start) + 1
+    return FeedFormatError(
+        f"line {line}: the text holds U+{ord(text[error.start]):04X}, a lone surrogate that is "
+        "not a character (a byte the file's encoding could not decode, read with "
+        "errors='surrogateescape'?); pass the file opened in binary mode, or fix its encoding",
+        line=line,
+    )
+
+
+def _breaks(text: str, start: int, end: int) -> int:
+    r"""Count the line breaks in ``text[start:end]``: ``\r\n``, ``\r`` and ``\n`` one each."""
+    count = text.count("\n", start, end)
+    if "\r" in text:
+        count += text.count("\r", start, end) - text.count("\r\n", start, end)
+    return count
+
+
+def encode_text(text: str) -> bytes:
+    """Encode feed text as UTF-8, refusing a lone surrogate with the line it is on.
+
+    Raises:
+        FeedFormatError: The text holds a lone surrogate.
+    """
+    try:
+        return text.encode("utf-8")
+    except UnicodeEncodeError as error:
+        raise _lone_surrogate(text, error, 0) from None
 
 
 class _CountingReader(io.RawIOBase):
@@ -56,6 +132,8 @@ class _CountingReader(io.RawIOBase):
         self._progress = progress
         self._newlines = 0
         self.bytes_read = 0
+        # Whether every byte read so far is white space (or a leading byte-order mark).
+        self.blank = True
 
     def readable(self) -> bool:
         return True
@@ -78,6 +156,8 @@ class _CountingReader(io.RawIOBase):
                 )
             self._newlines += data.count(b"\n")
             view[:size] = data
+            if self.blank:
+                self.blank = _is_blank(data, first=not before)
             if self._progress is not None:
                 self._progress(self.bytes_read)
         return size
@@ -91,21 +171,50 @@ class _CountingReader(io.RawIOBase):
                 super().close()
 
 
-class _EncodedText:
-    """``read(n)`` over a text reader, returning at most ``n`` bytes of its UTF-8 encoding."""
+def _is_blank(data: bytes, *, first: bool) -> bool:
+    blank = _BLANK
+    if first:
+        for bom, codec in _BOMS:
+            if data.startswith(bom):
+                data = data[len(bom) :]
+                blank = _BLANK_UTF16 if codec == "utf-16" else _BLANK
+                break
+    return not data.strip(blank)
 
-    def __init__(self, reader: _Reader) -> None:
+
+class _EncodedText:
+    """``read(n)`` over a text reader, returning at most ``n`` bytes of its UTF-8 encoding.
+
+    A lone surrogate cannot be encoded: the text before it is returned first, and the next read
+    raises :class:`~commerce_kit.FeedFormatError` naming its line, so every record before it is
+    read.
+    """
+
+    def __init__(self, reader: FeedFile) -> None:
         self._reader = reader
         self._pending = b""
+        self._lines = 0  # line breaks in the text encoded so far
+        self._after_cr = False  # whether that text ends with "\r"
+        self._error: FeedFormatError | None = None
 
     def read(self, size: int) -> bytes:
-        while len(self._pending) < size:
+        while len(self._pending) < size and self._error is None:
             text = self._reader.read(max(size // 4, 1024))
             if not text:
                 break
             if not isinstance(text, str):
                 raise TypeError("the file object returned bytes after returning text")
-            self._pending += text.encode("utf-8")
+            try:
+                self._pending += text.encode("utf-8")
+            except UnicodeEncodeError as error:
+                self._pending += text[: error.start].encode("utf-8")
+                lines = self._lines - (self._after_cr and text[0] == "\n")
+                self._error = _lone_surrogate(text, error, lines)
+                break
+            self._lines += _breaks(text, 0, len(text)) - (self._after_cr and text[0] == "\n")
+            self._after_cr = text[-1] == "\r"
+        if not self._pending and self._error is not None:
+            raise self._error
         data, self._pending = self._pending[:size], self._pending[size:]
         return data
 
@@ -129,6 +238,19 @@ class FeedStream(io.BufferedReader):
         """Bytes read from the source so far (including read-ahead)."""
         raw = self.raw
         return raw.bytes_read if isinstance(raw, _CountingReader) else 0
+
+    def is_empty(self) -> bool:
+        """Tell whether the whole feed is white space, reading on as far as needed to know.
+
+        Called once reading has failed or found nothing: it consumes the rest of the stream
+        (within ``max_bytes``) while that is white space.
+        """
+        raw = self.raw
+        if not isinstance(raw, _CountingReader):
+            return False
+        while raw.blank and self.read(BUFFER_BYTES):
+            pass
+        return raw.blank
 
     def head(self) -> bytes:
         """Return up to the first :data:`HEAD_BYTES` bytes without consuming them."""
@@ -195,7 +317,7 @@ def open_source(
         filename = filename or os.fsdecode(path)
         read, close = file.read, file.close
     elif callable(getattr(source, "read", None)):
-        reader: _Reader = source
+        reader: FeedFile = source
         probe = reader.read(0)
         if isinstance(probe, str):
             read = _EncodedText(reader).read

@@ -26,6 +26,7 @@ mapping, a field that repeats is a list, and an attribute ``a`` on a field ``f``
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterator
 from typing import BinaryIO
 from xml.parsers import expat
@@ -41,7 +42,12 @@ from defusedxml.ElementTree import (  # type: ignore[import-untyped]
     ParseError,
 )
 
-from commerce_kit._errors import FeedFormatError, FeedLimitError, UnsafeFeedError
+from commerce_kit._errors import (
+    CommerceKitError,
+    FeedFormatError,
+    FeedLimitError,
+    UnsafeFeedError,
+)
 from commerce_kit.feeds._limits import FeedLimits
 from commerce_kit.feeds._record import FeedRecord, new, set_data, set_error, set_index, set_line
 from commerce_kit.feeds._source import head_text
@@ -60,6 +66,9 @@ _MAX_DECLARATIONS = 16
 # Bytes kept from the start of the feed until the root element opens (a DOCTYPE can only come
 # before it), and the most read to inspect a refused DTD: enough for any real prolog.
 _INSPECT_BYTES = 1024 * 1024
+
+# The encoding an XML declaration names, to say which one the parser cannot read.
+_DECLARED_ENCODING = re.compile(rb"""<\?xml[^>]*?encoding\s*=\s*["']([^"']{1,64})["']""")
 
 Keys = Callable[[str], str]
 Transform = Callable[[dict[str, object]], dict[str, object]]
@@ -277,8 +286,15 @@ def read_xml(
     max_depth = limits.max_depth
     max_field = limits.max_field_chars
     max_record = limits.max_record_chars
+    max_names = limits.max_names
     out: list[FeedRecord] = []
     key_cache: dict[str, str] = {}
+    # The parser keeps every distinct element and attribute name it meets (its name tables, the
+    # strings it interns) to the end of the document; counting the interned names after each
+    # chunk bounds that memory with max_names at no cost per element.
+    names = getattr(engine, "intern", None)
+    if not isinstance(names, dict):
+        names = key_cache
     # The record being read, and the open element in it: a leaf until it gets a child element,
     # when it moves onto the stack of open containers (fields that are mappings).
     record: dict[str, object] | None = None
@@ -293,6 +309,13 @@ def read_xml(
     record_depth = 2
     record_name: str | None = None
     started = False
+
+    def add_attributes(parent: dict[str, object], key: str, attributes: dict[str, str]) -> None:
+        """Add the attributes of the field ``key`` as the fields ``key@name``."""
+        for attribute, value in attributes.items():
+            if len(value) > max_field:
+                raise _long_attribute(engine.CurrentLineNumber, key, attribute, max_field)
+            _add(parent, f"{key}@{local_key(attribute)}", value)
 
     def start(name: str, attributes: dict[str, str]) -> None:
         nonlocal depth, record, leaf, leaf_attributes, record_line, record_byte
@@ -330,7 +353,12 @@ def read_xml(
         ):
             record_line = engine.CurrentLineNumber
             record_byte = engine.CurrentByteIndex
-            record = {local_key(attribute): value for attribute, value in attributes.items()}
+            record = {}
+            for attribute, value in attributes.items():
+                if len(value) > max_field:
+                    line = engine.CurrentLineNumber
+                    raise _long_attribute(line, local_key(name), attribute, max_field)
+                record[local_key(attribute)] = value
             leaf = None
 
     def end(_name: str) -> None:
@@ -352,13 +380,18 @@ def read_xml(
                 )
             target = containers[-1][1] if containers else record
             if leaf in target or leaf_attributes is not None:
-                _add(target, leaf, value, leaf_attributes)
+                _add(target, leaf, value)
+                if leaf_attributes is not None:
+                    add_attributes(target, leaf, leaf_attributes)
             else:
                 target[leaf] = value
             leaf = None
         elif containers:
             key, children, attributes = containers.pop()
-            _add(containers[-1][1] if containers else record, key, children, attributes)
+            parent = containers[-1][1] if containers else record
+            _add(parent, key, children)
+            if attributes is not None:
+                add_attributes(parent, key, attributes)
         else:
             if engine.CurrentByteIndex - record_byte > max_record:
                 raise _record_too_long(record_line, max_record)
@@ -384,8 +417,9 @@ def read_xml(
     prolog: list[bytes] | None = []
     kept = 0
     fed = 0
+    size = _CHUNK
     while True:
-        chunk = read(_CHUNK)
+        chunk = read(size)
         fed += len(chunk)
         if prolog is not None:
             if started or kept > _INSPECT_BYTES:
@@ -393,6 +427,7 @@ def read_xml(
             else:
                 prolog.append(chunk)
                 kept += len(chunk)
+        failure: CommerceKitError | None = None
         try:
             if chunk:
                 feed(chunk)
@@ -402,22 +437,71 @@ def read_xml(
             refused = refusal(error, engine.CurrentLineNumber)
             if isinstance(error, DTDForbidden) and prolog is not None:
                 refused = _DoctypeInspector(encoding).inspect(b"".join(prolog), read, refused)
-            raise refused from None
+            failure = refused
         except ParseError as error:
             line, offset = error.position
             message = expat.ErrorString(error.code)
-            raise FeedFormatError(
+            failure = FeedFormatError(
                 f"line {line}, column {offset + 1}: not well-formed XML: {message}",
                 line=line,
                 column=offset + 1,
-            ) from None
+            )
+        except CommerceKitError as error:  # a limit, raised by a handler
+            failure = error
+        except (ValueError, LookupError) as error:
+            if started:
+                raise
+            # From the parser's encoding handler, at the XML declaration: an encoding Python
+            # does not know (LookupError) or a multi-byte one expat cannot take (ValueError).
+            multi_byte = isinstance(error, ValueError)
+            line = engine.CurrentLineNumber
+            failure = _unreadable_encoding(b"".join(prolog or ()), line, known=multi_byte)
+        # The records completed before a fatal error are yielded before it is raised.
         if out:
             yield from out
             out.clear()
+        if failure is not None:
+            raise failure from None
         if not chunk:
             return
         if record is not None and fed - record_byte > max_record:
             raise _record_too_long(record_line, max_record)
+        if len(names) > max_names:
+            raise _too_many_names(engine.CurrentLineNumber, max_names)
+        # A tag, comment or processing instruction cut by the end of the bytes fed is scanned
+        # again from its start with the next bytes: reading at least as much as is pending
+        # keeps that rescanning linear, and max_record_chars bounds it (a start tag may come
+        # before any record, so the check above does not see it).
+        pending = fed - max(engine.CurrentByteIndex, 0)
+        if pending > max_record:
+            raise _token_too_long(engine.CurrentLineNumber, max_record)
+        size = max(_CHUNK, pending)
+
+
+def _unreadable_encoding(prolog: bytes, line: int, *, known: bool) -> FeedFormatError:
+    match = _DECLARED_ENCODING.search(prolog)
+    named = repr(match[1].decode("ascii", "replace")) if match else "the one declared"
+    why = (
+        "multi-byte encodings other than UTF-8 and UTF-16 are not supported"
+        if known
+        else "no such encoding is known"
+    )
+    line = line or 1
+    return FeedFormatError(
+        f"line {line}: the XML parser cannot read the feed's encoding, {named} ({why}); "
+        "save the feed as UTF-8",
+        line=line,
+    )
+
+
+def _token_too_long(line: int, max_record: int) -> FeedLimitError:
+    return FeedLimitError(
+        f"line {line}: the tag starting here (or comment, or processing instruction) is "
+        f"longer than max_record_chars={max_record:,} bytes",
+        limit="max_record_chars",
+        maximum=max_record,
+        line=line,
+    )
 
 
 def _record_too_long(line: int, max_record: int) -> FeedLimitError:
@@ -430,9 +514,7 @@ def _record_too_long(line: int, max_record: int) -> FeedLimitError:
     )
 
 
-def _add(
-    parent: dict[str, object], key: str, value: object, attributes: dict[str, str] | None
-) -> None:
+def _add(parent: dict[str, object], key: str, value: object) -> None:
     """Add a field to a record or mapping: a repeated field becomes a list."""
     if key in parent:
         existing = parent[key]
@@ -442,9 +524,26 @@ def _add(
             parent[key] = [existing, value]
     else:
         parent[key] = value
-    if attributes is not None:
-        for attribute, text in attributes.items():
-            _add(parent, f"{key}@{local_key(attribute)}", text, None)
+
+
+def _long_attribute(line: int, element: str, attribute: str, max_field: int) -> FeedLimitError:
+    return FeedLimitError(
+        f"line {line}: the attribute {local_key(attribute)!r} of <{element}> is longer than "
+        f"max_field_chars={max_field:,} characters",
+        limit="max_field_chars",
+        maximum=max_field,
+        line=line,
+    )
+
+
+def _too_many_names(line: int, max_names: int) -> FeedLimitError:
+    return FeedLimitError(
+        f"line {line}: the feed uses more than max_names={max_names:,} distinct element and "
+        "attribute names",
+        limit="max_names",
+        maximum=max_names,
+        line=line,
+    )
 
 
 class XmlAdapter:
@@ -463,10 +562,13 @@ class XmlAdapter:
     (``defusedxml`` with ``forbid_dtd=True``), before any entity is expanded or anything
     fetched. Its ``attack`` names what the DTD carried: ``"entity_expansion"`` (billion laughs),
     ``"quadratic_blowup"``, ``"external_entity"`` (XXE), ``"parameter_entity"``,
-    ``"internal_entity"``, ``"external_dtd"`` or ``"dtd"``. Malformed XML raises
-    :class:`~commerce_kit.FeedFormatError` with line and column; elements nested deeper than
-    ``max_depth``, a text longer than ``max_field_chars`` or a record longer than
-    ``max_record_chars`` (counted in bytes here) raise :class:`~commerce_kit.FeedLimitError`.
+    ``"internal_entity"``, ``"external_dtd"`` or ``"dtd"``. Malformed XML, or an encoding the
+    parser cannot read (Shift_JIS, UTF-32), raises :class:`~commerce_kit.FeedFormatError` with
+    the line (and column), after every record before it has been yielded; elements nested
+    deeper than ``max_depth``, a text or attribute value longer than ``max_field_chars``, a
+    record or tag longer than ``max_record_chars`` (counted in bytes here) or more than
+    ``max_names`` distinct element and attribute names raise
+    :class:`~commerce_kit.FeedLimitError`.
 
     Args:
         record_tag: The local name of the record elements, found at any depth, for feeds of
@@ -475,6 +577,9 @@ class XmlAdapter:
         name: The format name to register the adapter under.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Attribute values are held to ``max_field_chars``, tags to ``max_record_chars``, names to
+       ``max_names``; an unreadable encoding is a :class:`~commerce_kit.FeedFormatError`.
     """
 
     content_types: tuple[str, ...] = ("application/xml", "text/xml")

@@ -122,6 +122,17 @@ def known_delay(value: object) -> float | None:
     return max(0.0, seconds)
 
 
+def retry_after_headers(retry_after: float | None) -> dict[str, str]:
+    """Return ``{"Retry-After": ...}`` when ``retry_after`` is a usable hint, else ``{}``.
+
+    Serves every answer that carries a delay (:class:`UserMessage`, ``Problem``), so they agree.
+    """
+    delay = known_delay(retry_after)
+    if delay is None:
+        return {}
+    return {"Retry-After": format_retry_after(delay)}
+
+
 @dataclass(frozen=True, slots=True)
 class UserMessage:
     """What to tell an end user about a failure: no technical detail, ever.
@@ -149,10 +160,7 @@ class UserMessage:
 
         The delay is rounded up and at least 1 (see :func:`format_retry_after`).
         """
-        delay = known_delay(self.retry_after)
-        if delay is None:
-            return {}
-        return {"Retry-After": format_retry_after(delay)}
+        return retry_after_headers(self.retry_after)
 
     def as_dict(self) -> dict[str, object]:
         """Return a JSON-ready body: ``error`` (the code), ``message`` and ``retry_after``.

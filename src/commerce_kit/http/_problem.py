@@ -4,8 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from commerce_kit._http_headers import format_retry_after
-from commerce_kit.http._catalogue import known_delay, title_for, user_message_for
+from commerce_kit.http._catalogue import (
+    known_delay,
+    retry_after_headers,
+    title_for,
+    user_message_for,
+)
 
 __all__ = ["MEDIA_TYPE", "PROBLEM_TYPE_BASE", "Problem", "problem_for"]
 
@@ -58,10 +62,7 @@ class Problem:
 
         The delay is rounded up and at least 1 (see :func:`format_retry_after`).
         """
-        delay = known_delay(self.retry_after)
-        if delay is None:
-            return {}
-        return {"Retry-After": format_retry_after(delay)}
+        return retry_after_headers(self.retry_after)
 
     def as_dict(self) -> dict[str, object]:
         """Return the JSON-ready body.

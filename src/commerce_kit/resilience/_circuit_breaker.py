@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any, ParamSpec, TypeAlias, TypeVar, cast
 
-from commerce_kit._duration import to_seconds
+from commerce_kit._duration import positive_int, to_seconds
 from commerce_kit._errors import CircuitOpenError
 from commerce_kit._hooks import emit
 from commerce_kit._types import Clock
@@ -200,14 +200,6 @@ _NO_FAST_PATH = _NoFastPath()
 _new_error = CircuitOpenError.__new__
 
 
-def _positive_int(value: int, name: str) -> int:
-    if isinstance(value, bool) or not isinstance(value, int):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value!r}")
-    return value
-
-
 def _exception_types(value: object, name: str) -> tuple[type[BaseException], ...]:
     types = value if isinstance(value, tuple) else (value,)
     for item in types:
@@ -358,7 +350,7 @@ class CircuitBreaker:
             threshold: int | None = (
                 5
                 if failure_threshold is None
-                else _positive_int(failure_threshold, "failure_threshold")
+                else positive_int(failure_threshold, "failure_threshold")
             )
             self._window: RollingWindow | None = None
             self._rate = 1.0
@@ -382,14 +374,14 @@ class CircuitBreaker:
                 )
             threshold = None
             self._rate = float(failure_rate_threshold)
-            self._minimum_calls = _positive_int(minimum_calls, "minimum_calls")
-            self._window = RollingWindow(window_s, _positive_int(window_buckets, "window_buckets"))
+            self._minimum_calls = positive_int(minimum_calls, "minimum_calls")
+            self._window = RollingWindow(window_s, positive_int(window_buckets, "window_buckets"))
         self._policy = Policy(
             failure_threshold=threshold,
             window=window_s,
             reset_timeout=self._reset_timeout,
-            half_open_max_calls=_positive_int(half_open_max_calls, "half_open_max_calls"),
-            success_threshold=_positive_int(success_threshold, "success_threshold"),
+            half_open_max_calls=positive_int(half_open_max_calls, "half_open_max_calls"),
+            success_threshold=positive_int(success_threshold, "success_threshold"),
             consecutive=bool(consecutive),
         )
         self._slow = (

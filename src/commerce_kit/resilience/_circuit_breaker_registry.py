@@ -8,6 +8,7 @@ from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, ParamSpec, TypeVar, cast
 
+from commerce_kit._duration import positive_int
 from commerce_kit.resilience._circuit_breaker import BreakerSnapshot, CircuitBreaker
 from commerce_kit.resilience._circuit_breaker_machine import CircuitState
 from commerce_kit.resilience._matchers import is_async_callable
@@ -64,10 +65,7 @@ class CircuitBreakerRegistry:
         *,
         maxsize: int = 1024,
     ) -> None:
-        if isinstance(maxsize, bool) or not isinstance(maxsize, int):
-            raise TypeError(f"maxsize must be an int, got {type(maxsize).__name__}")
-        if maxsize < 1:
-            raise ValueError(f"maxsize must be >= 1, got {maxsize!r}")
+        positive_int(maxsize, "maxsize")
         self._factory = factory
         self._maxsize = maxsize
         self._breakers: OrderedDict[str, CircuitBreaker] = OrderedDict()

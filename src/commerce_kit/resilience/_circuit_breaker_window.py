@@ -5,7 +5,8 @@ The window is cut into ``buckets`` buckets of ``window / buckets`` seconds, numb
 counted for between ``window - width`` and ``window`` seconds: resilience4j's time-based window
 and Polly's advanced breaker make the same trade, bounded memory for a bucket's precision.
 
-Not thread-safe on its own: the breaker holds a lock around :meth:`RollingWindow.add`.
+Not thread-safe on its own: the breaker and the retry budget (which counts attempts and marks
+retries) hold a lock around every call.
 """
 
 from __future__ import annotations

@@ -12,7 +12,8 @@ from datetime import timedelta
 from enum import Enum
 from typing import Final, Literal, NamedTuple
 
-from commerce_kit._duration import to_seconds
+# Re-exported: the rate limiter imports positive_int from here.
+from commerce_kit._duration import positive_int, to_seconds
 from commerce_kit._http_headers import rate_limit_headers
 
 __all__ = [
@@ -55,22 +56,6 @@ class RateLimitStrategy(str, Enum):
     #: The generic cell rate algorithm, a smooth rate of one unit per ``window / limit`` seconds
     #: with bursts of up to ``burst`` units. O(1) memory, exact with respect to its own model.
     GCRA = "gcra"
-
-
-def positive_int(value: object, name: str, maximum: int | None = None) -> int:
-    """Return ``value`` if it is an ``int`` from 1 to ``maximum``; raise otherwise.
-
-    Raises:
-        TypeError: ``value`` is not an ``int`` (a ``bool`` is refused too).
-        ValueError: ``value`` is below 1 or above ``maximum``.
-    """
-    if not isinstance(value, int) or isinstance(value, bool):
-        raise TypeError(f"{name} must be an int, got {type(value).__name__}")
-    if value < 1:
-        raise ValueError(f"{name} must be >= 1, got {value!r}")
-    if maximum is not None and value > maximum:
-        raise ValueError(f"{name} must be <= {maximum}, got {value!r}")
-    return value
 
 
 @dataclass(frozen=True, slots=True, init=False)

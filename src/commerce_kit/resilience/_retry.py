@@ -212,7 +212,7 @@ class RetryPolicy:
             ``idempotency_key`` is given without ``idempotent=False``.
 
     Example:
-        >>> from commerce_kit.resilience import RetryPolicy
+        >>> from commerce_kit import RetryPolicy
         >>> from commerce_kit.testing import ManualClock
         >>> clock = ManualClock()
         >>> psp = RetryPolicy(on=ConnectionError, jitter="none", clock=clock, sleep=clock.sleep)

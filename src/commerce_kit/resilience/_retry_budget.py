@@ -15,8 +15,9 @@ import threading
 import time
 from datetime import timedelta
 
-from commerce_kit._duration import to_finite, to_seconds
+from commerce_kit._duration import positive_int, to_finite, to_seconds
 from commerce_kit._types import Clock
+from commerce_kit.resilience._circuit_breaker_window import RollingWindow
 
 __all__ = ["RetryBudget"]
 
@@ -63,15 +64,11 @@ class RetryBudget:
     """
 
     __slots__ = (
-        "_calls",
         "_clock",
-        "_head",
+        "_latest",
         "_lock",
         "_reserve",
-        "_retries",
-        "_slice_seconds",
-        "_total_calls",
-        "_total_retries",
+        "_ring",
         "min_retries_per_second",
         "ratio",
         "slices",
@@ -91,10 +88,7 @@ class RetryBudget:
         min_retries_per_second = to_finite(
             min_retries_per_second, name="min_retries_per_second", minimum=0
         )
-        if type(slices) is not int:
-            raise TypeError(f"slices must be an int >= 1, got {type(slices).__name__}")
-        if slices < 1:
-            raise ValueError(f"slices must be an int >= 1, got {slices!r}")
+        positive_int(slices, "slices")
         if not callable(clock):
             raise TypeError(f"clock must be a callable, got {type(clock).__name__}")
         #: Retries allowed per call counted in the window.
@@ -106,14 +100,12 @@ class RetryBudget:
         #: The number of steps the window slides in.
         self.slices = slices
         self._reserve = self.min_retries_per_second * self.window
-        self._slice_seconds = self.window / slices
         self._clock = clock
         self._lock = threading.Lock()
-        self._calls = [0] * slices
-        self._retries = [0] * slices
-        self._total_calls = 0
-        self._total_retries = 0
-        self._head = self._slice_of(clock())
+        # The breaker's ring of slices: every attempt is a call, and a retry is also marked
+        # "failed", so ``failures`` counts the retries and ``calls - failures`` the first calls.
+        self._ring = RollingWindow(self.window, slices)
+        self._latest = clock()
 
     def __repr__(self) -> str:
         return (
@@ -121,39 +113,22 @@ class RetryBudget:
             f"min_retries_per_second={self.min_retries_per_second!r}, window={self.window!r})"
         )
 
-    def _slice_of(self, now: float) -> int:
-        return int(now // self._slice_seconds)
+    def _now(self) -> float:
+        """Read the clock; call with the lock held.
 
-    def _roll(self, now: float) -> int:
-        """Expire the slices that left the window by ``now``; return the ring index of now."""
-        current = self._slice_of(now)
-        head = self._head
-        size = self.slices
-        if current > head:
-            calls = self._calls
-            retries = self._retries
-            if current - head >= size:
-                calls[:] = [0] * size
-                retries[:] = [0] * size
-                self._total_calls = 0
-                self._total_retries = 0
-            else:
-                for step in range(head + 1, current + 1):
-                    slot = step % size
-                    self._total_calls -= calls[slot]
-                    self._total_retries -= retries[slot]
-                    calls[slot] = 0
-                    retries[slot] = 0
-            self._head = current
-        # A clock that steps back (it should not) counts into the newest slice.
-        return self._head % size
+        A clock that steps back (it should not) reads as the latest time seen, so the call
+        counts into the newest slice instead of an expired one.
+        """
+        now = self._clock()
+        if now < self._latest:
+            return self._latest
+        self._latest = now
+        return now
 
     def deposit(self) -> None:
         """Count one call (a first attempt, not a retry) at the current time."""
-        now = self._clock()
         with self._lock:
-            self._calls[self._roll(now)] += 1
-            self._total_calls += 1
+            self._ring.add(self._now(), failed=False)
 
     def try_withdraw(self) -> bool:
         """Spend one retry if the budget allows it now.
@@ -161,13 +136,14 @@ class RetryBudget:
         Returns:
             Whether the retry may go ahead; ``False`` leaves the budget unchanged.
         """
-        now = self._clock()
         with self._lock:
-            slot = self._roll(now)
-            if self._total_retries + 1 > self.ratio * self._total_calls + self._reserve:
+            now = self._now()
+            ring = self._ring
+            ring.advance(now)
+            retries = ring.failures
+            if retries + 1 > self.ratio * (ring.calls - retries) + self._reserve:
                 return False
-            self._retries[slot] += 1
-            self._total_retries += 1
+            ring.add(now, failed=True)
             return True
 
     def available(self) -> int:
@@ -177,8 +153,9 @@ class RetryBudget:
             The number of :meth:`try_withdraw` calls that would succeed if made now, with no
             call deposited in between.
         """
-        now = self._clock()
         with self._lock:
-            self._roll(now)
-            allowance = math.floor(self.ratio * self._total_calls + self._reserve)
-            return max(0, allowance - self._total_retries)
+            ring = self._ring
+            ring.advance(self._now())
+            retries = ring.failures
+            allowance = math.floor(self.ratio * (ring.calls - retries) + self._reserve)
+            return max(0, allowance - retries)

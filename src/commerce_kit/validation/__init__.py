@@ -25,7 +25,8 @@ from commerce_kit.validation._fields import (
     WebUrl,
 )
 from commerce_kit.validation._product import Product
-from commerce_kit.validation._report import RecordError, RecordResult, ValidationReport
+from commerce_kit.validation._record_error import RecordError
+from commerce_kit.validation._report import RecordResult, ValidationReport
 from commerce_kit.validation._sanitize import neutralize_formula, sanitize_html, sanitize_text
 from commerce_kit.validation._security import SecurityMode, SecurityPolicy, Threat, ThreatCategory
 from commerce_kit.validation._validator import Validator

@@ -12,7 +12,7 @@ from commerce_kit._hooks import emit
 from commerce_kit.validation._security import DEFAULT_POLICY, SecurityPolicy, Threat, ThreatCategory
 
 if TYPE_CHECKING:
-    from commerce_kit.validation._report import RecordError
+    from commerce_kit.validation._record_error import RecordError
 
 SECURITY_LOGGER = logging.getLogger("commerce_kit.security")
 LOGGER = logging.getLogger("commerce_kit.validation")

@@ -105,6 +105,15 @@ def _refuse(
 
 # -- identifiers ---------------------------------------------------------------------------------
 
+
+def _digits(value: int) -> str | int:
+    """The digits of an integer short enough to be an identifier; a longer one as it is.
+
+    Converting a huge integer to text is slow and may exceed the interpreter's digit limit.
+    """
+    return str(value) if -(10**64) < value < 10**64 else value
+
+
 _SKU = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
 
 
@@ -122,7 +131,7 @@ class _SkuRule(_Rule):
 
     def validate(self, value: object, info: core_schema.ValidationInfo) -> str:
         if type(value) is int:
-            value = str(value)
+            value = _digits(value)
         if isinstance(value, str):
             text = value.strip()
             if _SKU.fullmatch(text):
@@ -145,7 +154,7 @@ class _GtinRule(_Rule):
 
     def validate(self, value: object, info: core_schema.ValidationInfo) -> str:
         if type(value) is int:
-            value = str(value)
+            value = _digits(value)
         if not isinstance(value, str):
             raise fail("gtin.format")
         digits = value.strip()
@@ -158,7 +167,9 @@ class _GtinRule(_Rule):
 
 # -- money and quantities ------------------------------------------------------------------------
 
-_PRICE = re.compile(r"\s*(-?)\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]{3})?\s*")
+# Matched on the stripped text: around an optional sign, two runs of spaces would make the
+# engine try every split of a long run of spaces (quadratic time).
+_PRICE = re.compile(r"(-?)\s*(\d+(?:\.\d*)?|\.\d+)\s*([A-Za-z]{3})?")
 # Most prices in a feed: up to nine ASCII digits, a point and two decimals.
 _COMMON_PRICE = re.compile(r"[0-9]{1,9}\.[0-9]{2}")
 _MINOR_UNITS = dict(MINOR_UNITS)
@@ -170,7 +181,7 @@ _QUANTUM = {places: Decimal(1).scaleb(-places) for places in range(5)}
 def currency_in_price(value: object) -> str | None:
     """The currency code written after a price such as ``"15.00 USD"``, upper-cased, if any."""
     if isinstance(value, str):
-        match = _PRICE.fullmatch(value)
+        match = _PRICE.fullmatch(value.strip())
         if match is not None and match.group(3):
             return match.group(3).upper()
     return None
@@ -208,7 +219,7 @@ class _MoneyRule(_Rule):
         """Apply every rule to any value (:meth:`validate` first takes the common case)."""
         given = None
         if isinstance(value, str):
-            match = _PRICE.fullmatch(value)
+            match = _PRICE.fullmatch(value.strip())
             if match is None:
                 raise _refuse(fail("price.format"), value, info)
             sign, number, given = match.groups()
@@ -455,7 +466,7 @@ class _TextRule(_Rule):
             return "", (), (found[0], {})
         # Allow-listed markup written plainly comes out of the HTML sanitizer unchanged.
         markup = self.multiline and "<" in value and settled(value)
-        threats = inspect_field(policy, value, raw, plain_tags=markup) if value else ()
+        threats = inspect_field(policy, value, raw) if value else ()
         if threats and policy.strict:
             return "", threats, (threats[0].code, {"rule": threats[0].rule})
         if (

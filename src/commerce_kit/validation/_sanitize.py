@@ -74,11 +74,21 @@ _MAX_PASSES = 6
 FORMULA_PREFIXES = frozenset("=+-@\t\r\uff1d\uff0b\uff0d\uff20")
 
 _NEEDS_HTML = re.compile("[<&]")
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 def _needs_html(text: str) -> bool:
     # Two memchr calls: several times faster than one search for a character class.
     return "<" in text or "&" in text
+
+
+def _without_surrogates(text: str) -> str:
+    # A lone surrogate (text decoded with errors="surrogateescape") is no character: the parser
+    # cannot take it, and no encoder can write it. It becomes U+FFFD, as an HTML parser reads
+    # a character reference to one.
+    if text.isascii() or _SURROGATE.search(text) is None:
+        return text
+    return _SURROGATE.sub("\ufffd", text)
 
 
 def _nfc(text: str) -> str:
@@ -90,7 +100,8 @@ def _nfc(text: str) -> str:
 def sanitize_text(value: str) -> str:
     """Return ``value`` as plain text: every tag removed, entities decoded, NFC normalized.
 
-    Text without ``<`` or ``&`` only goes through NFC normalization. Otherwise the text is parsed
+    Text without ``<`` or ``&`` only goes through NFC normalization (and a lone surrogate, which
+    is no character, becomes U+FFFD, the replacement character). Otherwise the text is parsed
     as HTML, every tag and comment is removed (``script``, ``style`` and other code-carrying
     elements with their content), entities are decoded, and this repeats until nothing changes.
     The result never contains a tag, so it is safe even where it is inserted into a page
@@ -103,8 +114,10 @@ def sanitize_text(value: str) -> str:
         The plain text.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       A lone surrogate becomes U+FFFD instead of raising ``UnicodeEncodeError``.
     """
-    text = _nfc(value)
+    text = _nfc(_without_surrogates(value))
     for _ in range(_MAX_PASSES):
         if not _needs_html(text):
             return text
@@ -145,14 +158,14 @@ def clean_html(value: str, *, valid_unicode: bool) -> str:
     """:func:`sanitize_html`, told whether ``value`` is known to hold no lone surrogate.
 
     Fragments that already are plain allow-listed markup (see :func:`settled`) are returned
-    without parsing: parsing would give them back unchanged. A lone surrogate makes the parser
-    fail, so such text never takes that shortcut.
+    without parsing: parsing would give them back unchanged. Unless ``valid_unicode``, lone
+    surrogates are replaced first.
     """
-    text = _nfc(value)
+    text = _nfc(value if valid_unicode else _without_surrogates(value))
     for _ in range(_MAX_PASSES):
         if not _needs_html(text):
             return text
-        if settled(text) and (valid_unicode or text.isascii() or not _SURROGATE.search(text)):
+        if settled(text):
             return text
         cleaned = _nfc(_HTML_CLEANER.clean(text))
         if cleaned == text:
@@ -182,7 +195,6 @@ def clean_html(value: str, *, valid_unicode: bool) -> str:
 #
 # The test suite checks this shortcut against nh3 itself on generated markup.
 
-_SURROGATE = re.compile("[\ud800-\udfff]")
 # Any tag without attributes; the names are checked once per layout.
 _PLAIN_TAG = re.compile(r"</?[a-z]+>")
 _PLAIN_NAMES = frozenset({"p", "br", "ul", "ol", "li", "strong", "em", "b", "i"})

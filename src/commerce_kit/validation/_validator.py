@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from typing import Any, Generic, TypeVar, overload
+from typing import Any, Generic, TypeVar, cast, overload
 
 from pydantic import TypeAdapter, ValidationError
 from pydantic_core import SchemaValidator
 
-from commerce_kit.feeds._record import FeedRecord
 from commerce_kit.validation._catalogue import ERROR_CODES, translate
 from commerce_kit.validation._events import (
     LOGGER,
@@ -25,14 +24,16 @@ from commerce_kit.validation._events import (
 )
 from commerce_kit.validation._excerpt import excerpt
 from commerce_kit.validation._product import Product
-from commerce_kit.validation._report import RecordError, RecordResult, ValidationReport
+from commerce_kit.validation._record import SourceRecord
+from commerce_kit.validation._record_error import RecordError
+from commerce_kit.validation._report import RecordResult, ValidationReport
 from commerce_kit.validation._security import DEFAULT_POLICY, SecurityPolicy
 
 __all__ = ["Validator"]
 
 ModelT = TypeVar("ModelT")
 
-_Record = FeedRecord | Mapping[str, object]
+_Record = SourceRecord | Mapping[str, object]
 
 
 def _is_product_model(model: object) -> bool:
@@ -68,8 +69,9 @@ class _Collector:
 class Validator(Generic[ModelT]):
     """Validates feed records against a schema: accepts the good ones, reports each error.
 
-    A record is a :class:`~commerce_kit.feeds.FeedRecord` (errors then name its line) or any
-    mapping (numbered by position, without a line). Validation is partial: good records are
+    A record is a :class:`~commerce_kit.feeds.FeedRecord` (or any other
+    :class:`SourceRecord`: errors then name its line) or any mapping (numbered by position,
+    without a line). Validation is partial: good records are
     accepted, bad ones rejected with every field error they contain, worded for the partner
     and coded for machines. Free text is sanitized and inspected by the security policy; every
     detection is logged on ``commerce_kit.security`` and, with ``mode="strict"``, rejects the
@@ -92,6 +94,9 @@ class Validator(Generic[ModelT]):
         ValueError: If ``max_errors`` is negative.
 
     .. versionadded:: 0.1.0
+    .. versionchanged:: 0.2.0
+       Reads any :class:`SourceRecord`, not only a ``FeedRecord``; importing the validator no
+       longer loads the feed parsers.
     """
 
     __slots__ = (
@@ -181,14 +186,18 @@ class Validator(Generic[ModelT]):
         self, item: object, position: int, scope: Scope
     ) -> tuple[int | None, int, Any, tuple[RecordError, ...]]:
         """Validate one record: ``(line, index, value or None, errors)``."""
-        if isinstance(item, FeedRecord):
-            data: object = item.data
-            line: int | None = item.line
-            index = item.index
-            if item.error is not None:
-                return line, index, None, (_unreadable(item),)
-        else:
-            data, line, index = item, None, position
+        if type(item) is dict or isinstance(item, Mapping) or not hasattr(item, "data"):
+            # A mapping, or something else pydantic will refuse as a record.
+            return self._check_data(item, None, position, scope)
+        record = cast("SourceRecord", item)
+        line, index, error = record.line, record.index, record.error
+        if error is not None:
+            return line, index, None, (_unreadable(line, index, error),)
+        return self._check_data(record.data, line, index, scope)
+
+    def _check_data(
+        self, data: object, line: int | None, index: int, scope: Scope
+    ) -> tuple[int | None, int, Any, tuple[RecordError, ...]]:
         if self._defaults and not self._model_defaults and isinstance(data, Mapping):
             data = {**self._defaults, **{k: v for k, v in data.items() if not _is_blank(v)}}
         scope.line = line
@@ -334,20 +343,19 @@ class Validator(Generic[ModelT]):
         """
         collector = _Collector(self._hooks, 0)
         scope = self._scope(collector, feed_id, partner_id, memo=False)
-        item: _Record = FeedRecord(data, line, index) if line is not None else data
-        line, index, value, errors = self._check(item, index, scope)
+        line, index, value, errors = self._check_data(data, line, index, scope)
         if errors and self._hooks:
             call_hooks(self._hooks, RecordRejected(line, index, errors))
         return RecordResult(line, index, value, errors)
 
 
-def _unreadable(record: FeedRecord) -> RecordError:
+def _unreadable(line: int | None, index: int, reason: str) -> RecordError:
     return RecordError(
-        record.line,
-        record.index,
+        line,
+        index,
         None,
         "record.unreadable",
-        ERROR_CODES["record.unreadable"].format(reason=record.error),
+        ERROR_CODES["record.unreadable"].format(reason=reason),
         None,
     )
 

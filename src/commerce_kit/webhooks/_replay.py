@@ -7,6 +7,7 @@ import time
 from heapq import heapify, heappop, heappush
 from typing import Protocol
 
+from commerce_kit._duration import positive_int
 from commerce_kit._types import Clock
 
 
@@ -71,10 +72,7 @@ class MemoryReplayStore:
     __slots__ = ("_clock", "_expiry", "_heap", "_lock", "_maxsize")
 
     def __init__(self, maxsize: int = 100_000, *, clock: Clock = time.time) -> None:
-        if isinstance(maxsize, bool) or not isinstance(maxsize, int):
-            raise TypeError(f"maxsize must be an int, got {type(maxsize).__name__}")
-        if maxsize < 1:
-            raise ValueError(f"maxsize must be >= 1, got {maxsize!r}")
+        positive_int(maxsize, "maxsize")
         self._maxsize = maxsize
         self._clock = clock
         self._lock = threading.Lock()
