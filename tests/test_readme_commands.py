@@ -88,4 +88,4 @@ def test_test_command_installs_nox_and_selects_what_ci_runs(
     assert 0 == done.returncode, done.stdout[-3000:] + done.stderr[-3000:]
     # ``nox --list --json`` lists the sessions a bare ``nox`` runs.
     selected = {s["session"] for s in json.loads(done.stdout.splitlines()[-1])}
-    assert {"tests", "typing", "lint", "docs", "bench_smoke"} == selected
+    assert {"tests", "typing", "lint", "docs", "bench_smoke", "shop_tests"} == selected
