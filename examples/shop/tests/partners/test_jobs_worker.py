@@ -100,3 +100,74 @@ async def test_a_failed_job_is_listed_and_can_be_retried(partner_shop):
     assert await ps.services.queue.retry(job_id)
     assert "queued" == await ps.services.queue.state_of(job_id)
     assert not await ps.services.queue.retry(job_id)
+
+
+async def test_two_workers_never_claim_one_job_twice(partner_shop):
+    import asyncio
+
+    from shop.jobs.queue import enqueue
+    from shop.jobs.worker import JobKind, Worker
+
+    ps = await partner_shop()
+    queue = ps.services.queue
+    kind = f"count-{ps.partner_id}"
+    seen: list[int] = []
+
+    async def count(ctx):
+        seen.append(ctx.job.id)
+        await asyncio.sleep(0.01)
+
+    async def add(conn):
+        return [
+            (await enqueue(conn, kind, {}, max_attempts=3, partner_id=ps.partner_id))[0]
+            for _ in range(30)
+        ]
+
+    ids = await queue.write(add)
+    # Other tests' leftovers are not this test's business: each worker only knows this kind.
+    workers = [Worker(queue, {kind: JobKind(count)}, concurrency=3) for _ in range(2)]
+
+    async def drain(worker: Worker) -> None:
+        while True:
+            job = await queue.claim(worker.worker_id, kinds=(kind,))
+            if job is None:
+                return
+            await worker._run(job)
+
+    await asyncio.gather(*(drain(w) for w in workers for _ in range(3)))
+    assert sorted(ids) == sorted(seen)
+    assert 30 == await ps.shop.count(
+        "SELECT count(*) FROM jobs WHERE kind = :k AND state = 'succeeded' AND attempts = 1",
+        k=kind,
+    )
+
+
+async def test_a_running_job_keeps_its_lease_while_its_worker_lives(partner_shop):
+    import asyncio
+
+    from shop.jobs.queue import enqueue
+    from shop.jobs.worker import JobKind, Worker
+
+    ps = await partner_shop(SHOP_JOB_LEASE=0.3)
+    queue = ps.services.queue
+    kind = f"slow-{ps.partner_id}"
+    started = asyncio.Event()
+
+    async def slow(ctx):
+        started.set()
+        await asyncio.sleep(1.0)
+
+    async def add(conn):
+        return (await enqueue(conn, kind, {}, max_attempts=3))[0]
+
+    job_id = await queue.write(add)
+    first = Worker(queue, {kind: JobKind(slow)})
+    job = await queue.claim(first.worker_id, kinds=(kind,))
+    assert job is not None and job_id == job.id
+    running = asyncio.create_task(first._run(job))
+    await started.wait()
+    for _ in range(5):  # well past the 0.3 s lease: renewals keep it
+        await asyncio.sleep(0.15)
+        assert await queue.claim("intruder", kinds=(kind,)) is None
+    await running
+    assert "succeeded" == await queue.state_of(job_id)
