@@ -139,7 +139,7 @@ async def test_a_declined_payment_is_402_and_gives_the_stock_back(make_shop):
     shop = await make_shop()
     sku = await shop.product(stock=2, price="402.00")  # every sandbox declines 402.00
     _, token = await shop.user()
-    assert_problem(await shop.checkout(token, sku), 402, "payment_failed", PAYMENT_FAILED)
+    assert_problem(await shop.checkout(token, sku), 402, "payment_declined", PAYMENT_FAILED)
     assert 2 == await shop.stock(sku)
     failed = await shop.count(
         "SELECT count(*) FROM orders WHERE sku = :s AND status = 'failed'", s=sku
@@ -329,7 +329,7 @@ async def test_a_retry_of_a_failed_payment_with_its_key_replays_the_failure(make
     user_id, token = await shop.user()
     first = await shop.checkout(token, sku, key="declined-once")
     again = await shop.checkout(token, sku, key="declined-once")
-    assert_problem(first, 402, "payment_failed", PAYMENT_FAILED)
-    assert_problem(again, 402, "payment_failed", PAYMENT_FAILED)
+    assert_problem(first, 402, "payment_declined", PAYMENT_FAILED)
+    assert_problem(again, 402, "payment_declined", PAYMENT_FAILED)
     assert 1 == await shop.count("SELECT count(*) FROM orders WHERE user_id = :u", u=user_id)
     assert 2 == await shop.stock(sku)

@@ -47,6 +47,8 @@ def test_lock_conflicts_are_recognised(error, expected):
     ],
 )
 @pytest.mark.anyio
+# aiosqlite's worker thread may report its failed open after the test's loop has closed.
+@pytest.mark.filterwarnings("ignore::pytest.PytestUnhandledThreadExceptionWarning")
 async def test_an_unreachable_database_is_503_with_retry_after(url):
     app = create_app(Settings(DATABASE_URL=url))
     transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)

@@ -17,6 +17,7 @@ from fastapi.responses import Response
 
 __all__ = [
     "MEDIA_TYPE",
+    "PROBLEM_TYPE_BASE",
     "Problem",
     "ProblemError",
     "problem",
@@ -27,19 +28,18 @@ __all__ = [
 try:
     from commerce_kit.http import (  # type: ignore[import-not-found,unused-ignore]
         MEDIA_TYPE,
+        PROBLEM_TYPE_BASE,
         Problem,
         problem_for,
     )
 except ImportError:  # pragma: no cover - the library predates commerce_kit.http
     # -- FALLBACK: delete this block (down to the matching END) once commerce_kit.http is merged.
-    from commerce_kit import (
-        CircuitOpenError,
-        OutOfStockError,
-        PaymentError,
-        RateLimitExceeded,
+    from commerce_kit.payments import (  # type: ignore[attr-defined,unused-ignore]
+        user_message_for,
     )
 
     MEDIA_TYPE = "application/problem+json"
+    PROBLEM_TYPE_BASE = "https://commerce-kit.dev/problems/"
 
     @dataclass(frozen=True, slots=True)
     class Problem:  # type: ignore[no-redef,unused-ignore]
@@ -75,54 +75,36 @@ except ImportError:  # pragma: no cover - the library predates commerce_kit.http
                 body["retry_after"] = self.retry_after
             return body
 
-    _TITLES = {
-        429: "Too Many Requests",
-        402: "Payment Required",
-        409: "Conflict",
-        503: "Service Unavailable",
-        500: "Internal Server Error",
-    }
-
     def problem_for(error: BaseException, *, instance: str | None = None) -> Problem:  # type: ignore[no-redef,unused-ignore]
-        """Map a library error to its problem document (stand-in for the library's)."""
-        retry_after: float | None = None
-        if isinstance(error, RateLimitExceeded):
-            status, code = 429, "rate_limited"
-            detail = "Too many requests. Please wait and try again."
-            retry_after = error.retry_after
-        elif isinstance(error, CircuitOpenError):
-            status, code = 503, "service_unavailable"
-            detail = "System experiencing high traffic. Please try again shortly."
-            retry_after = error.retry_after
-        elif isinstance(error, OutOfStockError):
-            status, code = 409, "out_of_stock"
-            detail = "This item is no longer available."
-        elif isinstance(error, PaymentError):
-            status, code = 402, "payment_failed"
-            detail = (
-                "Payment could not be processed. Please try again or use different payment method."
-            )
-        elif isinstance(error, (TimeoutError, ConnectionError)):
-            status, code = 503, "service_unavailable"
-            detail = "System experiencing high traffic. Please try again shortly."
-        else:
-            status, code = 500, "internal_error"
-            detail = "Something went wrong. Please try again shortly."
+        """Map an error to its problem document (stand-in for the library's)."""
+        answer = user_message_for(error)
         return Problem(
-            type=_type_uri(code),
-            title=_TITLES[status],
-            status=status,
-            detail=detail,
-            code=code,
+            type=_type_uri(answer.code),
+            title=_TITLES.get(answer.http_status, "Error"),
+            status=answer.http_status,
+            detail=answer.message,
+            code=answer.code,
             instance=instance,
-            retry_after=retry_after,
+            retry_after=answer.retry_after,
         )
 
     # -- END FALLBACK
 
+_TITLES = {
+    401: "Unauthorized",
+    402: "Payment Required",
+    404: "Not Found",
+    409: "Conflict",
+    413: "Content Too Large",
+    422: "Unprocessable Content",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    503: "Service Unavailable",
+}
+
 
 def _type_uri(code: str) -> str:
-    return f"urn:problem-type:commerce-kit-shop:{code.replace('_', '-')}"
+    return str(PROBLEM_TYPE_BASE) + code.replace("_", "-")
 
 
 class ProblemError(Exception):

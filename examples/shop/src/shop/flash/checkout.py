@@ -31,6 +31,7 @@ from typing import TypeVar
 from commerce_kit import (
     CircuitOpenError,
     CircuitState,
+    CommerceKitError,
     OutOfStockError,
     PaymentError,
     TTLCache,
@@ -114,6 +115,17 @@ def _view(row: object) -> OrderView:
         amount=str(from_cents(row.amount_cents)),  # type: ignore[attr-defined]
         currency=row.currency,  # type: ignore[attr-defined]
     )
+
+
+def _payment_error(code: str) -> type[PaymentError]:
+    """Return the payment error class whose ``code`` is ``code`` (PaymentError if none)."""
+    pending: list[type[PaymentError]] = [PaymentError]
+    while pending:
+        kind = pending.pop()
+        if kind.code == code:
+            return kind
+        pending.extend(kind.__subclasses__())
+    return PaymentError
 
 
 class Checkout:
@@ -256,9 +268,8 @@ class Checkout:
         try:
             result = await gateway.acharge(request.payment_method, payment)
         except Exception as error:
-            code = (
-                "service_unavailable" if isinstance(error, CircuitOpenError) else "payment_failed"
-            )
+            # Remember which failure it was, so a retry with the same key answers the same.
+            code = error.code if isinstance(error, CommerceKitError) else PaymentError.code
             await self._release(order_id, request, code)
             if isinstance(error, (CircuitOpenError, PaymentError)):
                 raise
@@ -482,11 +493,11 @@ class Checkout:
             )
         if status == "expired":
             raise OutOfStockError("the reservation of this checkout expired", item=None)
-        if row.failure_code == "service_unavailable":  # type: ignore[attr-defined]
-            raise CircuitOpenError(
-                "replayed: the payment method was failing fast", name="", retry_after=1
-            )
-        raise PaymentError("replayed: the payment of this checkout failed")
+        code = row.failure_code  # type: ignore[attr-defined]
+        replayed = "replayed: the payment of this checkout failed"
+        if code == CircuitOpenError.code:
+            raise CircuitOpenError(replayed, name="", retry_after=1)
+        raise _payment_error(code)(replayed)
 
     # -- orders ----------------------------------------------------------------------------------
     async def order(self, user_id: int, order_id: str) -> OrderView | None:
