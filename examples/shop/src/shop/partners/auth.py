@@ -137,4 +137,5 @@ class PartnerAuth:
             )
             raise ProblemError(problem_for(error), headers=decision.headers(), cause=error)
         request.state.partner = partner
+        request.state.rate_limit_headers = decision.headers() if decision is not None else {}
         return partner

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 from commerce_kit import WebhookVerificationError
 from fastapi import APIRouter, Depends, Query, Request
 from fastapi.responses import HTMLResponse, JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
 from starlette.datastructures import UploadFile
@@ -32,12 +33,30 @@ def _services(request: Request) -> PartnerServices:
     return services
 
 
-async def current_partner(request: Request) -> Partner:
+# Declares the scheme in the OpenAPI document (and the "Authorize" button of /docs); the key is
+# checked by PartnerAuth, which answers every kind of bad key with the same 401.
+_BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="PartnerKey",
+    description="Your partner API key: `Authorization: Bearer ck_live_...`.",
+)
+
+
+async def current_partner(
+    request: Request,
+    _credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_BEARER)],
+) -> Partner:
     """The authenticated partner (401 otherwise, 429 over the per-key rate)."""
     return await _services(request).auth.authenticate(request)
 
 
 PartnerDep = Annotated[Partner, Depends(current_partner)]
+
+
+def _limited(request: Request, response: Response) -> Response:
+    """Add the key's ``RateLimit`` fields to a successful answer."""
+    response.headers.update(getattr(request.state, "rate_limit_headers", {}))
+    return response
 
 
 def _iso(ms: int | None) -> str | None:
@@ -196,10 +215,13 @@ async def upload_feed(
         ) from None
     services.worker.wake()
     status_url = f"/partner/jobs/{job_id}"
-    return JSONResponse(
-        {"job_id": job_id, "status_url": status_url},
-        status_code=202,
-        headers={"Location": status_url},
+    return _limited(
+        request,
+        JSONResponse(
+            {"job_id": job_id, "status_url": status_url},
+            status_code=202,
+            headers={"Location": status_url},
+        ),
     )
 
 
@@ -265,7 +287,7 @@ async def job_status(
     if errors_offset + len(errors) < (total or 0):
         following = f"/partner/jobs/{job_id}?errors_offset={errors_offset + len(errors)}"
         headers["Link"] = f'<{following}&errors_limit={errors_limit}>; rel="next"'
-    return JSONResponse(body, headers=headers)
+    return _limited(request, JSONResponse(body, headers=headers))
 
 
 @router.get("/partner/products", response_model=ProductPage, summary="Your products")
@@ -307,8 +329,11 @@ async def list_products(
         if offset + len(items) < total
         else None
     )
-    return JSONResponse(
-        {"items": items, "total": total, "limit": limit, "offset": offset, "next": following}
+    return _limited(
+        request,
+        JSONResponse(
+            {"items": items, "total": total, "limit": limit, "offset": offset, "next": following}
+        ),
     )
 
 
@@ -340,8 +365,10 @@ async def stock_webhook(request: Request, partner: PartnerDep) -> Response:
         ) from None
     if received.new:
         services.worker.wake()
-        return JSONResponse({"status": "accepted", "job_id": received.job_id}, status_code=202)
-    return JSONResponse({"status": "duplicate", "job_id": received.job_id}, status_code=200)
+        answer = JSONResponse({"status": "accepted", "job_id": received.job_id}, status_code=202)
+    else:
+        answer = JSONResponse({"status": "duplicate", "job_id": received.job_id}, status_code=200)
+    return _limited(request, answer)
 
 
 @router.get("/partner/upload", response_class=HTMLResponse, summary="The feed upload page")
