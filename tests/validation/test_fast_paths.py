@@ -167,7 +167,7 @@ def full_scan(policy: SecurityPolicy, text: str) -> tuple[Any, ...]:
     return _security.scan(_security._view(text), sql_injection=policy.sql_injection, xss=policy.xss)
 
 
-@settings(max_examples=400)
+@settings(max_examples=200)
 @given(texts, st.sampled_from(POLICIES))
 @example("kids' - made", POLICIES[0])
 @example("x' or 1=1", POLICIES[0])
@@ -175,13 +175,13 @@ def test_the_gate_never_hides_a_detection(text: str, policy: SecurityPolicy) -> 
     assert full_scan(policy, text) == policy.inspect(text)
 
 
-@settings(max_examples=400)
+@settings(max_examples=200)
 @given(st.one_of(texts, markup, near_markup()), st.sampled_from(POLICIES))
 def test_a_field_inspects_as_the_public_method_does(text: str, policy: SecurityPolicy) -> None:
     assert policy.inspect(text) == inspect_field(policy, text, latin1(text))
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(latin1_texts)
 def test_lowering_latin1_bytes_gives_the_gate_the_same_answer(text: str) -> None:
     raw = latin1(text)
@@ -220,7 +220,7 @@ def test_the_gate_lets_ordinary_product_text_through(legitimate_texts: list[str]
 # -- clean markup returned without parsing ---------------------------------------------------------
 
 
-@settings(max_examples=400)
+@settings(max_examples=200)
 @given(st.one_of(markup, nested_markup(), near_markup()))
 @example("<ul><li>a<li>b</li></ul>")
 @example("<p><ul><li>x</li></ul></p>")
@@ -268,7 +268,7 @@ def reference_sanitize_html(value: str) -> str:
     return html.escape(sanitize_text(text), quote=False)
 
 
-@settings(max_examples=400)
+@settings(max_examples=200)
 @given(st.one_of(markup, near_markup(), texts))
 def test_sanitize_html_gives_what_nh3_alone_gives(text: str) -> None:
     # nh3 cannot take a lone surrogate: the sanitizer replaces it first.
@@ -294,7 +294,7 @@ def reference_forbidden(text: str, multiline: bool) -> tuple[str, int] | None:
     return ("text.bidi_control" if code >= 0x202A else "text.control_chars"), match.start()
 
 
-@settings(max_examples=400)
+@settings(max_examples=200)
 @given(st.one_of(texts, st.text()), st.booleans())
 def test_byte_wise_checks_find_what_the_search_finds(text: str, multiline: bool) -> None:
     expected = reference_forbidden(text, multiline)
@@ -342,7 +342,7 @@ def _sanitize_length(text: str) -> int:
     return len(text)
 
 
-@settings(max_examples=400)
+@settings(max_examples=200)
 @given(
     st.one_of(texts, markup, near_markup()),
     st.sampled_from(RULES),
@@ -378,7 +378,7 @@ def _either(call: typing.Callable[[], object]) -> tuple[str, object]:
         return "error", (error.type, error.message())
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(
     st.one_of(
         st.from_regex(r"[0-9]{1,10}\.[0-9]{1,3}", fullmatch=True),
@@ -411,7 +411,7 @@ def test_a_plain_stock_level_reads_as_the_general_rule_reads_it(stock: str) -> N
     assert _either(lambda: rule.check(stock, info)) == _either(lambda: rule.validate(stock, info))
 
 
-@settings(max_examples=300)
+@settings(max_examples=150)
 @given(
     st.one_of(
         st.from_regex(
