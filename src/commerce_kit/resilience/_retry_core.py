@@ -13,7 +13,7 @@ import math
 import sys
 from datetime import timedelta
 from enum import Enum
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from commerce_kit._errors import NonIdempotentRetryError
 from commerce_kit._hooks import emit
@@ -22,9 +22,11 @@ from commerce_kit.resilience._retry_events import GiveUpReason, RetryGaveUp, Ret
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from commerce_kit.resilience._retry import RetryPolicy
+    from commerce_kit._types import AsyncSleep, Clock, Sleep
+    from commerce_kit.resilience._retry_budget import RetryBudget
+    from commerce_kit.resilience._retry_events import RetryHook
 
-__all__ = ["FailedCall", "Jitter", "catch_of"]
+__all__ = ["FailedCall", "Jitter", "PolicyView", "catch_of"]
 
 _log = logging.getLogger("commerce_kit.retry")
 
@@ -116,6 +118,49 @@ def _seconds(hint: object) -> float | None:
         return math.inf if hint > 0 else -math.inf
 
 
+class PolicyView(Protocol):
+    """What the core reads of a policy: :class:`~commerce_kit.RetryPolicy` has all of it.
+
+    Spelled out here so the decisions depend on the fields they read, not on the module that
+    builds the policy and its decorators.
+    """
+
+    @property
+    def on(self) -> tuple[type[Exception], ...] | Callable[[Exception], bool]: ...
+    @property
+    def attempts(self) -> int | None: ...
+    @property
+    def deadline(self) -> float | None: ...
+    @property
+    def wait_initial(self) -> float: ...
+    @property
+    def wait_max(self) -> float: ...
+    @property
+    def wait_exp_base(self) -> float: ...
+    @property
+    def jitter(self) -> Jitter: ...
+    @property
+    def hint(self) -> Callable[[Exception], float | timedelta | None] | None: ...
+    @property
+    def max_hint(self) -> float | None: ...
+    @property
+    def budget(self) -> RetryBudget | None: ...
+    @property
+    def idempotent(self) -> bool: ...
+    @property
+    def idempotency_key(self) -> Callable[..., object] | None: ...
+    @property
+    def hooks(self) -> tuple[RetryHook, ...]: ...
+    @property
+    def clock(self) -> Clock: ...
+    @property
+    def random(self) -> Callable[[], float]: ...
+    @property
+    def sleep(self) -> Sleep: ...
+    @property
+    def asleep(self) -> AsyncSleep: ...
+
+
 class FailedCall:
     """The state of one call once its first attempt has failed: the core every face drives."""
 
@@ -123,7 +168,7 @@ class FailedCall:
 
     def __init__(
         self,
-        policy: RetryPolicy,
+        policy: PolicyView,
         name: str,
         start: float,
         args: tuple[object, ...],
