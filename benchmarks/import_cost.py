@@ -27,7 +27,8 @@ print(json.dumps({{"ck": t2 - t1, "new": sorted(set(sys.modules) - before)}}))
 """
 
 
-def _probe(stdlib: list[str]) -> dict[str, object]:
+def probe(stdlib: list[str]) -> dict[str, object]:
+    """Import ``stdlib`` then commerce_kit in a fresh interpreter: its cost and new modules."""
     env = {k: v for k, v in os.environ.items() if k != "PYTHONDONTWRITEBYTECODE"}
     out = subprocess.run(
         [sys.executable, "-c", _PROBE.format(stdlib=stdlib)],
@@ -42,12 +43,12 @@ def _probe(stdlib: list[str]) -> dict[str, object]:
 
 def measure(runs: int = 5) -> float:
     """Return the best-of-``runs`` seconds ``import commerce_kit`` adds over its stdlib needs."""
-    new = _probe([])["new"]  # also writes the byte-code caches, as a first import would
+    new = probe([])["new"]  # also writes the byte-code caches, as a first import would
     assert isinstance(new, list)
     stdlib = [m for m in new if m.split(".")[0] in sys.stdlib_module_names]
     costs = []
     for _ in range(runs):
-        cost = _probe(stdlib)["ck"]
+        cost = probe(stdlib)["ck"]
         assert isinstance(cost, float)
         costs.append(cost)
     return min(costs)

@@ -7,6 +7,7 @@ import asyncio
 import contextlib
 import os
 import secrets
+import shutil
 import socket
 import threading
 import time
@@ -351,3 +352,29 @@ def raw_http() -> type[RawConnection]:
 def serve_database() -> Any:
     """:func:`served_process` itself, for a test that brings its own database URL."""
     return served_process
+
+
+CHROMIUM = os.environ.get("TEST_SHOP_CHROMIUM", "/usr/bin/chromium")
+# Debian's Chromium, as the project's design notes launch it (never a downloaded browser build).
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@pytest.fixture
+def launch_chromium() -> Any:
+    """Launch headless Chromium from a Playwright handle; skips without it, fails under CI."""
+    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
+        if os.environ.get("CI"):
+            pytest.fail(f"CI needs Chromium at {CHROMIUM} (apt-get install chromium)")
+        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+
+    def launch(playwright: Any) -> Any:
+        return playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS)
+
+    return launch

@@ -6,7 +6,6 @@ import asyncio
 import os
 import shutil
 from decimal import Decimal
-from pathlib import Path
 
 import httpx
 import pytest
@@ -15,15 +14,6 @@ from shop.admin import create_product, create_user
 from shop.app import create_app
 from shop.db import make_engine
 
-CHROMIUM = os.environ.get("TEST_SHOP_CHROMIUM", "/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 RATE_LIMITED = "Too many requests. Please wait and try again."
 OUT_OF_STOCK = "This item is no longer available."
 
@@ -45,18 +35,16 @@ async def _setup(url: str, suffix: str) -> tuple[str, str, str, str]:
     return token, other, plenty, last
 
 
-def test_buy_then_sold_out_then_rate_limited(database_url, serve, settings_for, tmp_path):
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs Chromium at {CHROMIUM} (apt-get install chromium)")
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
+def test_buy_then_sold_out_then_rate_limited(
+    database_url, serve, settings_for, tmp_path, launch_chromium
+):
     from playwright.sync_api import expect, sync_playwright
 
     suffix = os.urandom(4).hex()
     token, other, plenty, last = asyncio.run(_setup(database_url, suffix))
     app = create_app(settings_for())
     with serve(app) as base_url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page()
             page.goto(f"{base_url}/flash#token={token}")

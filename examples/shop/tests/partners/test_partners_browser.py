@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
-from pathlib import Path
 
 import pytest
 
@@ -13,15 +11,6 @@ from shop.app import create_app
 from shop.db import make_engine
 from shop.partners.admin import create_partner
 
-CHROMIUM = os.environ.get("TEST_SHOP_CHROMIUM", "/usr/bin/chromium")
-LAUNCH_ARGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-]
 SCRIPT = '<img src=x onerror="window.__pwned=1">'
 
 pytestmark = pytest.mark.browser
@@ -37,12 +26,8 @@ async def _partner(url: str) -> str:
 
 
 def test_upload_page_shows_progress_counts_and_the_error_table(
-    database_url, serve, settings_for, tmp_path
+    database_url, serve, settings_for, tmp_path, launch_chromium
 ):
-    if not Path(CHROMIUM).exists() and shutil.which("chromium") is None:
-        if os.environ.get("CI"):
-            pytest.fail(f"CI needs Chromium at {CHROMIUM} (apt-get install chromium)")
-        pytest.skip(f"no Chromium at {CHROMIUM} (apt-get install chromium)")
     from playwright.sync_api import expect, sync_playwright
 
     key = asyncio.run(_partner(database_url))
@@ -55,7 +40,7 @@ def test_upload_page_shows_progress_counts_and_the_error_table(
     )
     app = create_app(settings_for(SHOP_OUTBOX=str(tmp_path / "outbox")))
     with serve(app) as base_url, sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=LAUNCH_ARGS)
+        browser = launch_chromium(playwright)
         try:
             page = browser.new_page()
             page.goto(f"{base_url}/partner/upload")
