@@ -7,6 +7,8 @@ variable                       meaning                                    defaul
 ``SHOP_CHECKOUT_RATE``         checkouts per user, ``N/<seconds>s``       ``5/60s``
 ``SHOP_SANDBOX_FAILURE_RATE``  share of sandbox payments failing, 0..1    ``0``
 ``SHOP_SANDBOX_DOWN``          every sandbox payment fails (an outage)    ``false``
+``REDIS_URL``                  share limiter, cache, breakers via Redis   unset (in memory)
+``SHOP_REDIS_PREFIX``          put in front of every Redis key            ``shop:``
 =============================  =========================================  ======================
 
 A malformed value stops the program with one line naming the variable (exit status 2).
@@ -78,6 +80,20 @@ def normalise_database_url(url: str) -> str:
     raise ValueError(f"only sqlite and postgresql URLs are supported, got {dialect!r}")
 
 
+def check_redis_url(url: str | None) -> str | None:
+    """Return ``url`` when it is a Redis URL (or ``None``, or empty, which mean no Redis).
+
+    Raises:
+        ValueError: The URL is not a ``redis://``, ``rediss://`` or ``unix://`` URL.
+    """
+    if url is None or not url.strip():
+        return None
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep or scheme.lower() not in {"redis", "rediss", "unix"} or not rest:
+        raise ValueError("expected a URL such as redis://127.0.0.1:6379/0")
+    return url.strip()
+
+
 class Settings(BaseSettings):
     """Everything the shop reads from its environment.
 
@@ -88,6 +104,10 @@ class Settings(BaseSettings):
         sandbox_down: Whether every sandbox payment fails, as in a provider outage.
         reservation_ttl: Seconds before a reservation left by a crashed checkout returns to stock.
         listing_ttl: Seconds the product listing is cached.
+        redis_url: The Redis server the workers share their limiter, listing cache and payment
+            breakers through (``REDIS_URL``); ``None`` keeps them in each process's memory.
+        redis_prefix: Put in front of every Redis key (``SHOP_REDIS_PREFIX``), so that several
+            shops can share one server.
     """
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
@@ -98,11 +118,20 @@ class Settings(BaseSettings):
     sandbox_down: bool = Field(default=False, alias="SHOP_SANDBOX_DOWN")
     reservation_ttl: float = Field(default=300.0, alias="SHOP_RESERVATION_TTL", gt=0)
     listing_ttl: float = Field(default=30.0, alias="SHOP_LISTING_TTL", gt=0)
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    redis_prefix: str = Field(
+        default="shop:", alias="SHOP_REDIS_PREFIX", pattern=r"^[A-Za-z0-9:_.-]{1,64}$"
+    )
 
     @field_validator("database_url")
     @classmethod
     def _url(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        return check_redis_url(value)
 
     @field_validator("checkout_rate")
     @classmethod

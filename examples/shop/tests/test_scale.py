@@ -1,0 +1,271 @@
+"""REDIS_URL: shops (the workers of a fleet) share the limiter, listing cache and breakers, and a
+Redis outage never makes them answer 5xx.
+
+Two apps built in one process stand for two workers: they share nothing but the database and
+Redis. The shared server is Redis at 127.0.0.1:6379 (``TEST_SHOP_REDIS_URL`` overrides it), used
+under a key prefix of each test's own, deleted afterwards; the outage test starts a second
+``redis-server`` of its own on a free port and stops it, so the shared one stays up. Without them
+the tests skip with the reason; under ``CI=true`` they fail.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import secrets
+import shutil
+import socket
+import subprocess
+import time
+from collections import Counter
+from collections.abc import AsyncIterator, Iterator
+from typing import Any
+
+import pytest
+import redis
+
+from shop.cli import main
+from shop.scale import BytesCodec
+
+pytestmark = pytest.mark.anyio
+
+REDIS_URL = os.environ.get("TEST_SHOP_REDIS_URL", "redis://127.0.0.1:6379/0")
+IN_CI = os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+UNAVAILABLE = "System experiencing high traffic. Please try again shortly."
+
+
+def unavailable(reason: str) -> None:
+    if IN_CI:
+        pytest.fail(f"{reason}; CI must run the fleet tests")
+    pytest.skip(reason)
+
+
+@pytest.fixture(scope="session")
+def redis_url() -> str:
+    """The shared Redis server's URL; skips (fails under CI) when nothing answers there."""
+    client = redis.Redis.from_url(REDIS_URL, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.RedisError as error:
+        unavailable(f"no Redis server answers at {REDIS_URL} ({error})")
+    finally:
+        client.close()
+    return REDIS_URL
+
+
+def delete_prefix(url: str, prefix: str) -> None:
+    client = redis.Redis.from_url(url)
+    try:
+        keys = list(client.scan_iter(match=prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
+@pytest.fixture
+def redis_prefix(redis_url: str) -> Iterator[str]:
+    """A key prefix of this test's own; every key under it is deleted afterwards."""
+    prefix = f"shop-test-{secrets.token_hex(6)}:"
+    yield prefix
+    delete_prefix(redis_url, prefix)
+
+
+class RedisServer:
+    """A ``redis-server`` of a test's own on a free port, which the test stops and starts."""
+
+    def __init__(self) -> None:
+        with socket.socket() as sock:
+            sock.bind(("127.0.0.1", 0))
+            self.port: int = sock.getsockname()[1]
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            ["redis-server", "--port", str(self.port), "--bind", "127.0.0.1", "--save", ""],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+        probe = redis.Redis(port=self.port, socket_connect_timeout=0.5)
+        deadline = time.monotonic() + 10
+        try:
+            while True:
+                try:
+                    probe.ping()
+                    return
+                except redis.ConnectionError:
+                    if time.monotonic() > deadline:
+                        raise
+                    time.sleep(0.01)
+        finally:
+            probe.close()
+
+    def stop(self) -> None:
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(10)
+            self.process = None
+
+
+@pytest.fixture
+def redis_server() -> Iterator[RedisServer]:
+    """A second Redis server, started; killed after the test."""
+    if shutil.which("redis-server") is None:
+        unavailable("redis-server is not installed, so no Redis can be started and stopped")
+    server = RedisServer()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+async def make_worker(make_shop) -> AsyncIterator[Any]:
+    """Build shops like ``make_shop`` and close their Redis clients afterwards."""
+    made: list[Any] = []
+
+    async def build(**overrides: object) -> Any:
+        shop = await make_shop(**overrides)
+        made.append(shop)
+        return shop
+
+    yield build
+    for shop in made:
+        fleet = shop.app.state.shop.fleet
+        if fleet is not None:
+            await fleet.aclose()
+
+
+def metric(text: str, name: str) -> float:
+    """The sum of a metric's samples in Prometheus text."""
+    total = 0.0
+    for line in text.splitlines():
+        if line.startswith(name) and line[len(name) : len(name) + 1] in {" ", "{"}:
+            total += float(line.rsplit(" ", 1)[1])
+    return total
+
+
+def test_redis_settings(monkeypatch, capsys):
+    from shop.settings import load_settings
+
+    monkeypatch.delenv("REDIS_URL", raising=False)
+    monkeypatch.delenv("SHOP_REDIS_PREFIX", raising=False)
+    settings = load_settings()
+    assert settings.redis_url is None
+    assert "shop:" == settings.redis_prefix
+    assert load_settings(REDIS_URL="").redis_url is None
+    assert "redis://h:1/2" == load_settings(REDIS_URL="redis://h:1/2").redis_url
+    for name, value in [
+        ("REDIS_URL", "http://h:6379"),
+        ("REDIS_URL", "127.0.0.1:6379"),
+        ("SHOP_REDIS_PREFIX", "has{brace}"),
+        ("SHOP_REDIS_PREFIX", ""),
+    ]:
+        monkeypatch.setenv(name, value)
+        assert 2 == main(["db", "upgrade"])
+        err = capsys.readouterr().err.strip()
+        assert err.startswith(f"shop: {name}: "), err
+        assert 1 == len(err.splitlines())
+        monkeypatch.delenv(name)
+
+
+def test_the_bytes_codec_keeps_bytes_and_refuses_the_rest():
+    codec = BytesCodec()
+    assert b'[{"sku":"A"}]' == codec.decode(codec.encode(b'[{"sku":"A"}]'))
+    with pytest.raises(TypeError):
+        codec.encode("text")
+
+
+async def test_without_redis_url_nothing_is_shared(make_worker):
+    shop = await make_worker()
+    assert shop.app.state.shop.fleet is None
+
+
+async def test_two_workers_share_the_limit_the_listing_and_the_breakers(
+    make_worker, redis_url, redis_prefix
+):
+    shared = {"REDIS_URL": redis_url, "SHOP_REDIS_PREFIX": redis_prefix}
+    one = await make_worker(SHOP_CHECKOUT_RATE="3/60s", **shared)
+    two = await make_worker(SHOP_CHECKOUT_RATE="3/60s", **shared)
+    sku = await one.product(stock=20)
+    _, token = await one.user()
+    # The per-user limit: 3 for the user in all, whichever worker answers.
+    statuses = [(await (one, two)[i % 2].checkout(token, sku)).status_code for i in range(8)]
+    assert Counter({201: 3, 429: 5}) == Counter(statuses), statuses
+    # The listing: one query for both workers.
+    for shop in (one, two, one, two):
+        listing = await shop.client.get("/flash/products")
+        assert 200 == listing.status_code
+        assert 17 == next(p["stock"] for p in listing.json() if p["sku"] == sku)
+    queries = [
+        metric((await shop.client.get("/metrics")).text, "shop_listing_queries_total")
+        for shop in (one, two)
+    ]
+    assert 1.0 == sum(queries), queries
+
+
+async def test_payments_failing_in_one_worker_open_the_breaker_in_all(
+    make_worker, redis_url, redis_prefix
+):
+    shared = {"REDIS_URL": redis_url, "SHOP_REDIS_PREFIX": redis_prefix}
+    failing = await make_worker(SHOP_SANDBOX_DOWN="true", SHOP_CHECKOUT_RATE="100/60s", **shared)
+    healthy = await make_worker(SHOP_CHECKOUT_RATE="100/60s", **shared)
+    sku = await failing.product(stock=10)
+    _, token = await failing.user()
+    for _ in range(3):
+        assert 503 == (await failing.checkout(token, sku)).status_code
+    # A worker trusts its view of a breaker for a second (RedisBreakerStore's refresh) before it
+    # reads the shared record again: the healthy worker built its view before the failures.
+    await asyncio.sleep(1.1)
+    sandbox = healthy.app.state.shop.payments.sandboxes[0]
+    started = time.perf_counter()
+    answer = await healthy.checkout(token, sku)
+    assert time.perf_counter() - started < 0.5
+    assert 503 == answer.status_code, answer.text
+    assert "service_unavailable" == answer.json()["code"]
+    assert UNAVAILABLE == answer.json()["detail"]
+    assert 0 == sandbox.calls  # the other worker never called the provider
+    assert 10 == await healthy.stock(sku)
+    # Another method's breaker is its own.
+    assert 201 == (await healthy.checkout(token, sku, method="wallet")).status_code
+
+
+async def test_redis_down_never_makes_the_shop_answer_5xx(make_worker, redis_server, caplog):
+    shop = await make_worker(REDIS_URL=redis_server.url, SHOP_CHECKOUT_RATE="3/60s")
+    sku = await shop.product(stock=50)
+    _, before = await shop.user()
+    assert 201 == (await shop.checkout(before, sku)).status_code
+    assert 200 == (await shop.client.get("/flash/products")).status_code
+
+    redis_server.stop()
+    _, token = await shop.user()
+    started = time.perf_counter()
+    statuses = [(await shop.checkout(token, sku)).status_code for _ in range(5)]
+    listings = [(await shop.client.get("/flash/products")).status_code for _ in range(5)]
+    # The limiter falls back to this worker's memory: the limit still holds, per worker.
+    assert [201, 201, 201, 429, 429] == statuses
+    assert {200} == set(listings)
+    assert 200 == (await shop.client.get("/payment-methods")).status_code
+    assert 200 == (await shop.client.get("/metrics")).status_code
+    assert time.perf_counter() - started < 10
+    assert any("is failing" in r.getMessage() for r in caplog.records if r.name.endswith("redis"))
+    assert 46 == await shop.stock(sku)
+
+    # Redis comes back (empty): after the guard's reset timeout the worker shares again.
+    redis_server.start()
+    guard = shop.app.state.shop.fleet.guard
+    deadline = time.monotonic() + guard.reset_timeout + 10
+    _, after = await shop.user()
+    client = redis.Redis(port=redis_server.port)
+    try:
+        while not client.keys("shop:rl:*"):
+            answer = await shop.checkout(after, sku)
+            assert answer.status_code < 500, answer.text
+            assert time.monotonic() < deadline, "the limiter never wrote to Redis again"
+            await asyncio.sleep(0.2)
+    finally:
+        client.close()
+    assert guard.available
