@@ -11,20 +11,31 @@ the tests skip with the reason; under ``CI=true`` they fail.
 from __future__ import annotations
 
 import asyncio
+import json
 import os
 import secrets
 import shutil
 import socket
 import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
+from contextlib import contextmanager
+from decimal import Decimal
+from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import redis
+from prometheus_client import CollectorRegistry
+from prometheus_client.multiprocess import MultiProcessCollector
+from sqlalchemy import select, text
 
+from shop.admin import create_product, create_user
 from shop.cli import main
+from shop.db import make_engine, products
 from shop.scale import BytesCodec
 
 pytestmark = pytest.mark.anyio
@@ -269,3 +280,173 @@ async def test_redis_down_never_makes_the_shop_answer_5xx(make_worker, redis_ser
     finally:
         client.close()
     assert guard.available
+
+
+def test_fleet_metrics_is_only_for_several_workers(monkeypatch, tmp_path):
+    from shop.scale import MULTIPROC_ENV, fleet_metrics
+
+    monkeypatch.delenv(MULTIPROC_ENV, raising=False)
+    with fleet_metrics(1) as directory:
+        assert directory is None
+        assert MULTIPROC_ENV not in os.environ
+    with fleet_metrics(4) as directory:
+        assert directory is not None and directory.is_dir()
+        assert str(directory) == os.environ[MULTIPROC_ENV]
+    assert not directory.exists()
+    assert MULTIPROC_ENV not in os.environ
+    # A directory the operator named is emptied of a previous run's files and kept.
+    named = tmp_path / "metrics"
+    named.mkdir()
+    (named / "counter_123.db").write_bytes(b"old")
+    (named / "notes.txt").write_text("kept")
+    monkeypatch.setenv(MULTIPROC_ENV, str(named))
+    with fleet_metrics(2) as directory:
+        assert named == directory
+        assert ["notes.txt"] == sorted(p.name for p in named.iterdir())
+    assert named.is_dir()
+
+
+# -- the fleet: shop serve --workers 4 over PostgreSQL and Redis ------------------------------------
+
+WORKERS = 4
+
+
+@contextmanager
+def serve_fleet(env: dict[str, str], log: Path) -> Iterator[str]:
+    """Run ``shop serve --workers 4`` on a free port with ``env``; yield its base URL."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SHOP_")}
+    environment.update(env)
+    base_url = f"http://127.0.0.1:{port}"
+    with log.open("wb") as out:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "shop", "serve", "--port", str(port), "--workers", str(WORKERS)],
+            env=environment,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+        try:
+            deadline = time.monotonic() + 45
+            while True:
+                if process.poll() is not None:
+                    raise RuntimeError(f"shop serve exited: {log.read_text()[-3000:]}")
+                try:
+                    if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
+                        break
+                except httpx.TransportError:
+                    pass
+                if time.monotonic() > deadline:
+                    raise RuntimeError(f"shop serve did not start: {log.read_text()[-3000:]}")
+                time.sleep(0.1)
+            yield base_url
+        finally:
+            process.terminate()
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def requests_per_worker(directory: Path, route: str) -> dict[str, float]:
+    """How many requests to ``route`` each worker counted, from its own metrics file."""
+    found: dict[str, float] = {}
+    for path in sorted(directory.glob("counter_*.db")):
+        alone = directory / f"alone-{path.stem}"
+        alone.mkdir()
+        shutil.copy(path, alone / path.name)
+        registry = CollectorRegistry()
+        MultiProcessCollector(registry, path=str(alone))  # type: ignore[no-untyped-call]
+        total = sum(
+            sample.value
+            for family in registry.collect()
+            if family.name == "shop_http_requests"
+            for sample in family.samples
+            if sample.name == "shop_http_requests_total" and sample.labels.get("route") == route
+        )
+        if total:
+            found[path.stem.removeprefix("counter_")] = total
+    return found
+
+
+@pytest.mark.slow
+async def test_a_fleet_of_four_workers_shares_limits_stock_and_the_listing(
+    pg_url, redis_url, redis_prefix, tmp_path, raw_http
+):
+    """shop serve --workers 4 on PostgreSQL and Redis: one limit per user, no oversell, and one
+    listing query per window for the whole fleet, read from /metrics."""
+    engine = make_engine(pg_url, pool_size=1)
+    try:
+        scarce = f"FLEET-{secrets.token_hex(4)}"
+        plenty = f"FLEET-{secrets.token_hex(4)}"
+        await create_product(engine, sku=scarce, title="Scarce", price=Decimal("9.00"), stock=30)
+        await create_product(engine, sku=plenty, title="Plenty", price=Decimal("5.00"), stock=500)
+        _, greedy = await create_user(engine, f"greedy-{secrets.token_hex(4)}")
+        buyers = [
+            (await create_user(engine, f"buyer-{secrets.token_hex(4)}"))[1] for _ in range(60)
+        ]
+    finally:
+        await engine.dispose()
+
+    metrics_dir = tmp_path / "metrics"
+    env = {
+        "DATABASE_URL": pg_url,
+        "REDIS_URL": redis_url,
+        "SHOP_REDIS_PREFIX": redis_prefix,
+        "SHOP_CHECKOUT_RATE": "5/60s",
+        "SHOP_LISTING_TTL": "120",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+    }
+    with serve_fleet(env, tmp_path / "serve.log") as base_url:
+
+        async def once(method: str, path: str, body: bytes = b"", token: str = "") -> int:
+            # A connection per request, so that the kernel hands them to every worker.
+            connection = raw_http(base_url)
+            headers = {"Content-Type": "application/json"}
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
+            try:
+                status, _, _ = await connection.request(method, path, body, headers)
+            finally:
+                await connection.close()
+            return int(status)
+
+        def buy(sku: str) -> bytes:
+            return json.dumps({"sku": sku, "quantity": 1, "payment_method": "card"}).encode()
+
+        listings = await asyncio.gather(*(once("GET", "/flash/products") for _ in range(120)))
+        greedy_tries = await asyncio.gather(
+            *(once("POST", "/flash/checkout", buy(plenty), greedy) for _ in range(30))
+        )
+        sales = await asyncio.gather(
+            *(once("POST", "/flash/checkout", buy(scarce), token) for token in buyers)
+        )
+        async with httpx.AsyncClient(base_url=base_url, timeout=10) as client:
+            metrics = (await client.get("/metrics")).text
+        serving = requests_per_worker(metrics_dir, "/flash/checkout")
+
+    assert {200} == set(listings)
+    # One limit for the user across the fleet: exactly 5 of 30 admitted.
+    assert Counter({201: 5, 429: 25}) == Counter(greedy_tries)
+    # No oversell: exactly the stock sold, every other buyer told it is gone.
+    assert Counter({201: 30, 409: 30}) == Counter(sales)
+    engine = make_engine(pg_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            stock = await conn.scalar(select(products.c.stock).where(products.c.sku == scarce))
+            paid = await conn.scalar(
+                text("SELECT count(*) FROM orders WHERE sku = :s AND status = 'paid'"),
+                {"s": scarce},
+            )
+    finally:
+        await engine.dispose()
+    assert (0, 30) == (stock, paid)
+    # /metrics, whichever worker answers, counts the whole fleet.
+    assert 1.0 == metric(metrics, "shop_listing_queries_total")
+    assert 65.0 == metric(metrics, 'shop_rate_limit_decisions_total{decision="allowed"}')
+    assert 25.0 == metric(metrics, 'shop_rate_limit_decisions_total{decision="denied"}')
+    assert 90.0 == sum(serving.values())
+    # ... and the requests really were spread over several workers.
+    assert len(serving) >= 2, serving

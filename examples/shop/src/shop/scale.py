@@ -25,9 +25,12 @@ histograms there and ``/metrics``, whichever worker answers, reports their sums
 
 from __future__ import annotations
 
+import contextlib
 import os
+import shutil
+import tempfile
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -51,8 +54,8 @@ __all__ = [
     "BytesCodec",
     "Fleet",
     "connect",
+    "fleet_metrics",
     "metrics_registry",
-    "prepare_metrics_dir",
 ]
 
 #: The environment variable prometheus-client reads, at import, to share metrics between
@@ -179,25 +182,35 @@ def connect(settings: Settings) -> Fleet | None:
     return Fleet(client, aclient, RedisGuard("shop-redis"), settings.redis_prefix)
 
 
-def prepare_metrics_dir(workers: int) -> Path | None:
-    """Point ``PROMETHEUS_MULTIPROC_DIR`` at an empty directory when several workers serve.
+@contextlib.contextmanager
+def fleet_metrics(workers: int) -> Iterator[Path | None]:
+    """Point ``PROMETHEUS_MULTIPROC_DIR`` at an empty directory while several workers serve.
 
-    Call it before the workers start (they read the variable when they import
-    prometheus-client). A directory already named by the variable is used, emptied of the
-    previous run's files; otherwise a fresh one is made under ``var/metrics``.
+    Enter it before the workers start (they read the variable when they import
+    prometheus-client). A directory the variable already names is used, emptied of a previous
+    run's files and kept; otherwise a fresh temporary one is made and removed on exit.
 
-    Returns:
+    Yields:
         The directory, or ``None`` for a single worker (its own memory is the whole fleet).
     """
     if workers <= 1:
-        return None
+        yield None
+        return
     named = os.environ.get(MULTIPROC_ENV)
-    directory = Path(named) if named else Path("var/metrics").absolute() / f"serve-{os.getpid()}"
-    directory.mkdir(parents=True, exist_ok=True)
-    for stale in directory.glob("*.db"):
-        stale.unlink()
+    if named:
+        directory = Path(named)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in directory.glob("*.db"):
+            stale.unlink()
+        yield directory
+        return
+    directory = Path(tempfile.mkdtemp(prefix="shop-metrics-"))
     os.environ[MULTIPROC_ENV] = str(directory)
-    return directory
+    try:
+        yield directory
+    finally:
+        del os.environ[MULTIPROC_ENV]
+        shutil.rmtree(directory, ignore_errors=True)
 
 
 class _FleetCollector(Collector):
