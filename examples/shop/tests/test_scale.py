@@ -450,3 +450,33 @@ async def test_a_fleet_of_four_workers_shares_limits_stock_and_the_listing(
     assert 90.0 == sum(serving.values())
     # ... and the requests really were spread over several workers.
     assert len(serving) >= 2, serving
+
+
+async def test_with_redis_an_unreachable_database_is_503_and_leaves_no_lease(
+    redis_url, redis_prefix
+):
+    from shop.app import create_app
+    from shop.settings import Settings
+
+    app = create_app(
+        Settings(
+            DATABASE_URL="postgresql+psycopg://postgres@127.0.0.1:1/nowhere",
+            REDIS_URL=redis_url,
+            SHOP_REDIS_PREFIX=redis_prefix,
+        )
+    )
+    transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
+    try:
+        async with httpx.AsyncClient(transport=transport, base_url="http://shop.test") as client:
+            answers = [await client.get("/flash/products") for _ in range(2)]
+    finally:
+        await app.state.shop.engine.dispose()
+        await app.state.shop.fleet.aclose()
+    assert [503, 503] == [a.status_code for a in answers]
+    assert UNAVAILABLE == answers[1].json()["detail"]
+    client_ = redis.Redis.from_url(redis_url)
+    try:
+        # The failed load gave its lease back: the next reader loads at once, not after 10 s.
+        assert [] == client_.keys(redis_prefix + "*lease*")
+    finally:
+        client_.close()
