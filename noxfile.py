@@ -53,7 +53,7 @@ def lint(session: nox.Session) -> None:
 @nox.session
 def docs(session: nox.Session) -> None:
     """Build the HTML docs with warnings as errors, then run every doctest in them."""
-    session.install("-e", ".[redis]", *_group("docs"))
+    session.install("-e", ".[redis,ed25519]", *_group("docs"))
     out = ROOT / "docs" / "_build"
     session.run("sphinx-build", "-W", "--keep-going", "-n", "-b", "html", "docs", out / "html")
     session.run("python", "docs/check_api_reference.py", str(out / "html" / "objects.inv"))

@@ -25,6 +25,7 @@ from shop.flash.checkout import Checkout
 from shop.flash.listing import Listing
 from shop.flash.routes import router as flash_router
 from shop.observability import Metrics, RequestMiddleware, log_error
+from shop.partners.service import install as install_partners
 from shop.payments import build_payments
 from shop.problems import Problem, ProblemError, problem, problem_for, problem_response
 from shop.scale import connect, metrics_registry
@@ -141,7 +142,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         sweeper = asyncio.create_task(_sweep_forever(state))
         try:
-            yield
+            async with partners.running():
+                yield
         finally:
             sweeper.cancel()
             with contextlib.suppress(asyncio.CancelledError):
@@ -160,6 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.shop = state
     exposed = metrics_registry(state.metrics.registry)
     app.include_router(flash_router)
+    partners = install_partners(app, settings, state.engine)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.get("/healthz", tags=["operations"])

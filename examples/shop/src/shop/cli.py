@@ -12,6 +12,9 @@ from decimal import Decimal, InvalidOperation
 
 from sqlalchemy.exc import IntegrityError
 
+from shop.partners.cli import COMMANDS as PARTNER_COMMANDS
+from shop.partners.cli import add_commands as add_partner_commands
+from shop.partners.cli import run as run_partner_command
 from shop.settings import Settings, SettingsError, load_settings
 
 __all__ = ["main"]
@@ -47,6 +50,7 @@ def _parser() -> argparse.ArgumentParser:
     create_product.add_argument("--stock", required=True, type=int)
     create_product.add_argument("--currency", default="EUR")
     create_product.add_argument("--json", action="store_true", help="print the product as JSON")
+    add_partner_commands(commands)
     return parser
 
 
@@ -70,6 +74,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.command == "db":
         print("database schema is up to date")
         return 0
+    if args.command in PARTNER_COMMANDS:
+        return run_partner_command(settings, args)
     if args.command == "users":
         return asyncio.run(_create_user(settings, args.name, as_json=args.json))
     return asyncio.run(_create_product(settings, args))

@@ -9,6 +9,17 @@ variable                       meaning                                    defaul
 ``SHOP_SANDBOX_DOWN``          every sandbox payment fails (an outage)    ``false``
 ``REDIS_URL``                  share limiter, cache, breakers via Redis   unset (in memory)
 ``SHOP_REDIS_PREFIX``          put in front of every Redis key            ``shop:``
+``SHOP_PARTNER_RATE``          partner API requests per key               ``120/60s``
+``SHOP_FEED_MAX_BYTES``        largest feed upload accepted               ``20971520`` (20 MiB)
+``SHOP_SMTP_URL``              ``smtp://host:port`` for partner mail      unset: ``.eml`` files
+``SHOP_OUTBOX``                where unsent mail is written               ``var/outbox``
+``SHOP_PUBLIC_URL``            the shop's address, for links in mail      ``http://localhost:8000``
+``SHOP_CALLBACK_ALLOW``        private networks callbacks may reach       none
+``SHOP_WORKER``                run a job worker inside ``shop serve``     ``true``
+``SHOP_JOB_LEASE``             seconds a worker holds a job unrenewed     ``30``
+``SHOP_JOB_ATTEMPTS``          attempts of a job before it is ``failed``  ``5``
+``SHOP_JOB_RETRY_WAIT``        first backoff wait between attempts (s)    ``1``
+``SHOP_INGEST_BATCH``          products written per batch                 ``5000``
 =============================  =========================================  ======================
 
 A malformed value stops the program with one line naming the variable (exit status 2).
@@ -108,6 +119,19 @@ class Settings(BaseSettings):
             breakers through (``REDIS_URL``); ``None`` keeps them in each process's memory.
         redis_prefix: Put in front of every Redis key (``SHOP_REDIS_PREFIX``), so that several
             shops can share one server.
+        partner_rate: Partner API requests per key per window (``SHOP_PARTNER_RATE``).
+        feed_max_bytes: The largest feed upload accepted, in bytes.
+        smtp_url: Where partner mail goes (``smtp://host:port``); unset, it is written as
+            ``.eml`` files under :attr:`outbox`.
+        outbox: Folder of unsent mail.
+        public_url: The shop's public address, for links in mail.
+        callback_allow: Comma-separated networks (CIDR) or host names partner callbacks may
+            reach although private or loopback (tests use ``127.0.0.1/32``).
+        worker: Whether ``shop serve`` runs a job worker in process.
+        job_lease: Seconds a worker holds a job without renewing its lease.
+        job_attempts: Attempts of a job (and of a mail or callback) before it is failed.
+        job_retry_wait: The first backoff wait, in seconds, between attempts.
+        ingest_batch: Products written per batch by the feed ingest.
     """
 
     model_config = SettingsConfigDict(extra="ignore", frozen=True)
@@ -122,6 +146,18 @@ class Settings(BaseSettings):
     redis_prefix: str = Field(
         default="shop:", alias="SHOP_REDIS_PREFIX", pattern=r"^[A-Za-z0-9:_.-]{1,64}$"
     )
+    # Partner integration (shop.partners, shop.jobs).
+    partner_rate: str = Field(default="120/60s", alias="SHOP_PARTNER_RATE")
+    feed_max_bytes: int = Field(default=20 * 1024 * 1024, alias="SHOP_FEED_MAX_BYTES", gt=0)
+    smtp_url: str | None = Field(default=None, alias="SHOP_SMTP_URL")
+    outbox: Path = Field(default=Path("var/outbox"), alias="SHOP_OUTBOX")
+    public_url: str = Field(default="http://localhost:8000", alias="SHOP_PUBLIC_URL")
+    callback_allow: str = Field(default="", alias="SHOP_CALLBACK_ALLOW")
+    worker: bool = Field(default=True, alias="SHOP_WORKER")
+    job_lease: float = Field(default=30.0, alias="SHOP_JOB_LEASE", gt=0)
+    job_attempts: int = Field(default=5, alias="SHOP_JOB_ATTEMPTS", ge=1, le=100)
+    job_retry_wait: float = Field(default=1.0, alias="SHOP_JOB_RETRY_WAIT", ge=0)
+    ingest_batch: int = Field(default=5000, alias="SHOP_INGEST_BATCH", ge=1, le=100_000)
 
     @field_validator("database_url")
     @classmethod
@@ -137,6 +173,16 @@ class Settings(BaseSettings):
     @classmethod
     def _rate(cls, value: str) -> str:
         return str(CheckoutRate.parse(value))
+
+    @field_validator("partner_rate")
+    @classmethod
+    def _partner_rate(cls, value: str) -> str:
+        return str(CheckoutRate.parse(value))
+
+    @property
+    def partner_limit(self) -> CheckoutRate:
+        """The parsed partner API rate (requests per key per window)."""
+        return CheckoutRate.parse(self.partner_rate)
 
     @property
     def rate(self) -> CheckoutRate:

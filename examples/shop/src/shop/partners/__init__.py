@@ -1,0 +1,1 @@
+"""Partner integration: API keys and audit, feed ingest, stock webhooks, the upload page."""

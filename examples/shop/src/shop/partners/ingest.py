@@ -1,0 +1,562 @@
+"""Feed ingest: accept an upload (bytes and job in one transaction), then the job that reads it.
+
+The job streams the feed through the :mod:`commerce_kit.feeds` adapter registry (a format an
+installed plugin registers is read with no change here), validates each record with
+:class:`commerce_kit.validation.Validator`, and writes the accepted products in batches with
+bound parameters only, upserting on ``(partner, sku)`` so a run repeated after a crash writes
+the same rows again rather than new ones. Progress (processed, accepted, rejected, errors)
+commits with each batch. A full feed retires the partner's products it no longer lists; a dry
+run writes nothing but the job's own progress and errors.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import hashlib
+import json
+import logging
+from collections.abc import Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from commerce_kit import FeedError
+from commerce_kit.feeds import (
+    FeedLimitError,
+    FeedLimits,
+    UnknownFeedFormatError,
+    UnsafeFeedError,
+    parse_feed,
+    registry,
+)
+from commerce_kit.typing import ValidationEvent
+from commerce_kit.validation import (
+    CURRENCY_MINOR_UNITS,
+    Product,
+    RecordResult,
+    SecurityEvent,
+    Validator,
+)
+from sqlalchemy import delete, insert, select, text, update
+from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.ext.asyncio import AsyncConnection
+
+from shop.db import now_ms
+from shop.jobs.queue import JobQueue, enqueue
+from shop.jobs.tables import jobs
+from shop.jobs.worker import JobContext, PermanentJobError
+from shop.partners.tables import feeds, job_errors, partner_products
+
+__all__ = [
+    "MAX_STORED_ERRORS",
+    "FeedRefusedError",
+    "accept_feed",
+    "price_text",
+    "run_ingest",
+    "supported_formats",
+]
+
+LOG = logging.getLogger("shop.ingest")
+SECURITY = logging.getLogger("shop.security")
+#: Errors kept per job; more are counted, not stored.
+MAX_STORED_ERRORS = 10_000
+_HEAD = 64 * 1024
+
+
+class FeedRefusedError(Exception):
+    """An upload refused before it is queued (unknown format, XML attack)."""
+
+    def __init__(
+        self, status: int, code: str, detail: str, supported: tuple[str, ...] = ()
+    ) -> None:
+        super().__init__(detail)
+        self.status = status
+        self.code = code
+        self.detail = detail
+        self.supported = supported
+
+
+@dataclass(frozen=True, slots=True)
+class Upload:
+    """A feed as received."""
+
+    body: bytes
+    content_type: str | None
+    filename: str | None
+    mode: str
+    dry_run: bool
+
+
+def supported_formats() -> tuple[str, ...]:
+    """The formats the registry reads (plugins included)."""
+    return tuple(registry.names)
+
+
+def _is_xml(head: bytes) -> bool:
+    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
+
+
+async def accept_feed(
+    queue: JobQueue,
+    partner_id: int,
+    upload: Upload,
+    *,
+    max_attempts: int,
+    source: str,
+    request_id: str | None,
+) -> tuple[int, bool]:
+    """Store the feed and its job in one transaction; return ``(job id, whether new)``.
+
+    The same bytes with the same mode and dry-run flag from one partner are the same job.
+
+    Raises:
+        FeedRefusedError: The format is not one the registry reads (415), or an XML feed carries
+            a document type declaration (the door of every entity attack; 422).
+    """
+    head = upload.body[:_HEAD]
+    try:
+        adapter = registry.select(
+            content_type=upload.content_type, filename=upload.filename, head=head
+        )
+    except UnknownFeedFormatError as error:
+        raise FeedRefusedError(
+            415,
+            "unsupported_feed_format",
+            "This feed format is not supported. Supported formats: "
+            + ", ".join(supported_formats())
+            + ".",
+            supported_formats(),
+        ) from error
+    if _is_xml(head) and (b"<!DOCTYPE" in upload.body.upper() or b"<!ENTITY" in upload.body):
+        SECURITY.warning(
+            json.dumps(
+                {
+                    "event": "feed_refused",
+                    "rule": "xml.doctype",
+                    "partner_id": partner_id,
+                    "source": source,
+                    "request_id": request_id,
+                },
+                separators=(",", ":"),
+            )
+        )
+        raise FeedRefusedError(
+            422,
+            "unsafe_feed",
+            "XML feeds must not contain a document type declaration (DOCTYPE or ENTITY).",
+        )
+    checksum = hashlib.sha256(upload.body).hexdigest()
+    dedup = f"feed:{partner_id}:{checksum}:{upload.mode}:{int(upload.dry_run)}"
+    payload = {"source": source, "request_id": request_id, "format": adapter.name}
+
+    async def work(conn: AsyncConnection) -> tuple[int, bool]:
+        job_id, new = await enqueue(
+            conn,
+            "ingest_feed",
+            payload,
+            max_attempts=max_attempts,
+            partner_id=partner_id,
+            dedup_key=dedup,
+        )
+        if new:
+            await conn.execute(
+                insert(feeds).values(
+                    partner_id=partner_id,
+                    job_id=job_id,
+                    checksum=checksum,
+                    mode=upload.mode,
+                    dry_run=upload.dry_run,
+                    format=adapter.name,
+                    content_type=(upload.content_type or "")[:200] or None,
+                    filename=(upload.filename or "")[:255] or None,
+                    size=len(upload.body),
+                    body=upload.body,
+                    created_at=now_ms(),
+                )
+            )
+        return job_id, new
+
+    return await queue.write(work)
+
+
+def price_text(minor: int, currency: str) -> str:
+    """Minor units as the decimal string partners send (``1999`` EUR -> ``"19.99"``)."""
+    units = CURRENCY_MINOR_UNITS.get(currency, 2)
+    return str(Decimal(minor).scaleb(-units).quantize(Decimal(1).scaleb(-units)))
+
+
+def _row(product: Product, partner_id: int, job_id: int, now: int) -> dict[str, Any]:
+    units = CURRENCY_MINOR_UNITS.get(product.currency, 2)
+    return {
+        "partner_id": partner_id,
+        "sku": product.sku,
+        "title": product.title,
+        "description": product.description,
+        "price_cents": int(Decimal(product.price).scaleb(units)),
+        "currency": product.currency,
+        "stock": product.stock if product.stock is not None else 0,
+        "active": True,
+        "last_job_id": job_id,
+        "updated_at": now,
+    }
+
+
+def _upsert(conn: AsyncConnection) -> Any:
+    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
+    statement = dialect.insert(partner_products)
+    excluded = statement.excluded
+    return statement.on_conflict_do_update(
+        index_elements=["partner_id", "sku"],
+        set_={
+            name: getattr(excluded, name)
+            for name in (
+                "title",
+                "description",
+                "price_cents",
+                "currency",
+                "stock",
+                "active",
+                "last_job_id",
+                "updated_at",
+            )
+        },
+    )
+
+
+@dataclass(slots=True)
+class _Batch:
+    rows: dict[str, dict[str, Any]]
+    errors: list[dict[str, Any]]
+    #: The rows in COPY's text format, when the batch goes to PostgreSQL through COPY.
+    copy_data: bytes = b""
+    #: The rows as one JSON array, when the batch goes to SQLite through json_each.
+    json_data: str = ""
+
+
+_COPY_ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
+
+
+def copy_text(rows: list[dict[str, Any]]) -> bytes:
+    """Rows in PostgreSQL's COPY text format: tab-separated, text escaped, in _COLUMNS order."""
+    table = _COPY_ESCAPES
+    lines = [
+        f"{r['partner_id']}\t{r['sku'].translate(table)}\t{r['title'].translate(table)}\t"
+        f"{r['description'].translate(table)}\t{r['price_cents']}\t{r['currency'].translate(table)}"
+        f"\t{r['stock']}\t{'t' if r['active'] else 'f'}\t{r['last_job_id']}\t{r['updated_at']}"
+        for r in rows
+    ]
+    return ("\n".join(lines) + "\n").encode() if lines else b""
+
+
+class _Batches:
+    """Cuts the validated records into write batches (run in a worker thread, one at a time)."""
+
+    def __init__(
+        self,
+        results: Iterator[RecordResult[Product]],
+        partner_id: int,
+        job_id: int,
+        *,
+        copy: bool = False,
+        as_json: bool = False,
+    ) -> None:
+        self.results = results
+        self.copy = copy
+        self.as_json = as_json
+        self.partner_id = partner_id
+        self.job_id = job_id
+        self.processed = self.accepted = self.rejected = self.stored_errors = 0
+
+    def take(self, size: int) -> _Batch | None:
+        """The next batch, or None at the end of the feed."""
+        now = now_ms()
+        rows: dict[str, dict[str, Any]] = {}
+        errors: list[dict[str, Any]] = []
+        count = 0
+        for result in self.results:
+            count += 1
+            if result.value is not None:
+                # The last of a SKU listed twice wins (one upsert may not touch a row twice).
+                rows[result.value.sku] = _row(result.value, self.partner_id, self.job_id, now)
+                self.accepted += 1
+            else:
+                self.rejected += 1
+                for found in result.errors:
+                    if self.stored_errors >= MAX_STORED_ERRORS:
+                        break
+                    self.stored_errors += 1
+                    errors.append(
+                        {
+                            "job_id": self.job_id,
+                            "line": found.line,
+                            "idx": found.index,
+                            "field": found.field[:200] if found.field else None,
+                            "code": found.code[:80],
+                            "message": found.message[:1000],
+                        }
+                    )
+            if count >= size:
+                break
+        if not count:
+            return None
+        self.processed += count
+        values = list(rows.values())
+        return _Batch(
+            rows,
+            errors,
+            copy_text(values) if self.copy else b"",
+            json_rows(values) if self.as_json else "",
+        )
+
+
+_COLUMNS = (
+    "partner_id",
+    "sku",
+    "title",
+    "description",
+    "price_cents",
+    "currency",
+    "stock",
+    "active",
+    "last_job_id",
+    "updated_at",
+)
+# PostgreSQL: COPY the batch into a temporary table, then one INSERT ... SELECT upserts it.
+# Fixed statements (no value is ever formatted into them); COPY sends the values as data.
+_PG_STAGE = text(
+    "CREATE TEMP TABLE IF NOT EXISTS partner_products_stage "
+    "(LIKE partner_products INCLUDING DEFAULTS) ON COMMIT DELETE ROWS"
+)
+_PG_COPY = (
+    "COPY partner_products_stage (partner_id, sku, title, description, price_cents, currency,"
+    " stock, active, last_job_id, updated_at) FROM STDIN"
+)
+_PG_MERGE = text(
+    "INSERT INTO partner_products (partner_id, sku, title, description, price_cents, currency,"
+    " stock, active, last_job_id, updated_at)"
+    " SELECT partner_id, sku, title, description, price_cents, currency, stock, active,"
+    " last_job_id, updated_at FROM partner_products_stage"
+    " ON CONFLICT (partner_id, sku) DO UPDATE SET title = EXCLUDED.title,"
+    " description = EXCLUDED.description, price_cents = EXCLUDED.price_cents,"
+    " currency = EXCLUDED.currency, stock = EXCLUDED.stock, active = EXCLUDED.active,"
+    " last_job_id = EXCLUDED.last_job_id, updated_at = EXCLUDED.updated_at"
+)
+
+
+# SQLite: the batch is one bound JSON parameter that json_each unpacks in C, so the rows cost
+# no Python per row on the database thread (which shares the GIL with the parsing thread).
+# "WHERE true" lets SQLite's parser tell the upsert clause from a join constraint.
+_SQLITE_UPSERT = text(
+    "INSERT INTO partner_products (partner_id, sku, title, description, price_cents, currency,"
+    " stock, active, last_job_id, updated_at)"
+    " SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5,"
+    " value ->> 6, 1, value ->> 7, value ->> 8 FROM json_each(:rows) WHERE true"
+    " ON CONFLICT (partner_id, sku) DO UPDATE SET title = excluded.title,"
+    " description = excluded.description, price_cents = excluded.price_cents,"
+    " currency = excluded.currency, stock = excluded.stock, active = excluded.active,"
+    " last_job_id = excluded.last_job_id, updated_at = excluded.updated_at"
+)
+
+
+def json_rows(rows: list[dict[str, Any]]) -> str:
+    """Rows as a JSON array of arrays, in the order :data:`_SQLITE_UPSERT` reads them."""
+    return json.dumps(
+        [
+            [
+                r["partner_id"],
+                r["sku"],
+                r["title"],
+                r["description"],
+                r["price_cents"],
+                r["currency"],
+                r["stock"],
+                r["last_job_id"],
+                r["updated_at"],
+            ]
+            for r in rows
+        ],
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+
+
+async def _copy_upsert(conn: AsyncConnection, data: bytes) -> None:
+    """Upsert rows given in COPY text format (PostgreSQL), inside ``conn``'s transaction."""
+    await conn.execute(_PG_STAGE)
+    raw = await conn.get_raw_connection()
+    driver: Any = raw.driver_connection
+    async with driver.cursor() as cursor, cursor.copy(_PG_COPY) as copy:
+        await copy.write(data)
+    await conn.execute(_PG_MERGE)
+
+
+class _SecurityLog:
+    """Logs the validator's security events with the request's detail (never the payload)."""
+
+    def __init__(self, job_id: int, partner_id: int, payload: dict[str, Any]) -> None:
+        self.fields = {
+            "job_id": job_id,
+            "partner_id": partner_id,
+            "source": payload.get("source"),
+            "request_id": payload.get("request_id"),
+        }
+        self.count = 0
+
+    def __call__(self, event: ValidationEvent) -> None:
+        if not isinstance(event, SecurityEvent):
+            return
+        self.count += 1
+        SECURITY.warning(
+            json.dumps(
+                {
+                    "event": "security_event",
+                    **self.fields,
+                    "line": event.line,
+                    "index": event.index,
+                    "field": event.field,
+                    "category": event.category.value,
+                    "rule": event.rule,
+                    "action": "rejected" if event.rejected else "neutralised",
+                },
+                separators=(",", ":"),
+            )
+        )
+
+
+async def run_ingest(ctx: JobContext, *, batch_size: int, max_bytes: int) -> None:
+    """The ``ingest_feed`` job: parse, validate, write in batches, record progress, finish."""
+    job = ctx.job
+    queue = ctx.queue
+    partner_id = job.partner_id or 0
+    async with queue.engine.connect() as conn:
+        feed = (await conn.execute(select(feeds).where(feeds.c.job_id == job.id))).first()
+    if feed is None:
+        raise PermanentJobError("the feed of this job is missing")
+
+    async def reset(conn: AsyncConnection) -> None:
+        # A run after a crash starts the counts and errors afresh; product upserts are idempotent.
+        await conn.execute(delete(job_errors).where(job_errors.c.job_id == job.id))
+        await conn.execute(
+            update(jobs)
+            .where(jobs.c.id == job.id)
+            .values(records=0, processed=0, accepted=0, rejected=0)
+        )
+
+    await queue.write(reset)
+    security = _SecurityLog(job.id, partner_id, dict(job.payload))
+    validator = Validator(hooks=[security], max_errors=None)
+    limits = FeedLimits(max_bytes=max_bytes)
+    try:
+        records = parse_feed(feed.body, format=feed.format, limits=limits, columns="auto")
+    except FeedError as error:
+        await _fail_feed(queue, job.id, error)
+        raise PermanentJobError(f"feed refused: {error}") from None
+    results = validator.iter_validate(records, feed_id=str(job.id), partner_id=str(partner_id))
+    copy = not feed.dry_run and queue.engine.dialect.name == "postgresql"
+    as_json = not feed.dry_run and queue.engine.dialect.name == "sqlite"
+    batches = _Batches(results, partner_id, job.id, copy=copy, as_json=as_json)
+    # The next batch is parsed and validated in a thread while this one is written: the
+    # database write overlaps the CPU work instead of adding to it.
+    pending = asyncio.ensure_future(asyncio.to_thread(batches.take, batch_size))
+    try:
+        while True:
+            batch = await pending
+            if batch is None:
+                break
+            pending = asyncio.ensure_future(asyncio.to_thread(batches.take, batch_size))
+            counts = {
+                "processed": batches.processed,
+                "accepted": batches.accepted,
+                "rejected": batches.rejected,
+            }
+
+            async def write(
+                conn: AsyncConnection, batch: _Batch = batch, counts: dict[str, int] = counts
+            ) -> None:
+                if batch.rows and not feed.dry_run:
+                    if copy:
+                        await _copy_upsert(conn, batch.copy_data)
+                    elif as_json:
+                        await conn.execute(_SQLITE_UPSERT, {"rows": batch.json_data})
+                    else:
+                        await conn.execute(_upsert(conn), list(batch.rows.values()))
+                if batch.errors:
+                    await conn.execute(insert(job_errors), batch.errors)
+                await conn.execute(
+                    update(jobs)
+                    .where(jobs.c.id == job.id, jobs.c.locked_by == ctx.worker_id)
+                    .values(records=counts["processed"], **counts)
+                )
+
+            await queue.write(write)
+    except FeedError as error:
+        await _fail_feed(queue, job.id, error)
+        raise PermanentJobError(f"feed refused: {error}") from None
+    finally:
+        if not pending.done():
+            pending.cancel()
+        with contextlib.suppress(BaseException):
+            await pending
+    processed, accepted, rejected = batches.processed, batches.accepted, batches.rejected
+
+    async def finish(conn: AsyncConnection) -> None:
+        retired = 0
+        if feed.mode == "full" and not feed.dry_run:
+            outcome = await conn.execute(
+                update(partner_products)
+                .where(
+                    partner_products.c.partner_id == partner_id,
+                    partner_products.c.active.is_(True),
+                    (partner_products.c.last_job_id != job.id)
+                    | partner_products.c.last_job_id.is_(None),
+                )
+                .values(active=False, updated_at=now_ms())
+            )
+            retired = outcome.rowcount
+        await conn.execute(
+            update(jobs)
+            .where(jobs.c.id == job.id)
+            .values(records=processed, processed=processed, accepted=accepted, rejected=rejected)
+        )
+        await ctx.succeed(
+            conn, {"retired": retired, "security_events": security.count, "mail": "queued"}
+        )
+        await enqueue(
+            conn,
+            "send_mail",
+            {"job_id": job.id},
+            max_attempts=job.max_attempts,
+            partner_id=partner_id,
+            dedup_key=f"mail:{job.id}:{job.attempts}",
+        )
+
+    await queue.write(finish)
+    LOG.info("job %d: %d records, %d accepted, %d rejected", job.id, processed, accepted, rejected)
+
+
+async def _fail_feed(queue: JobQueue, job_id: int, error: FeedError) -> None:
+    """Record a feed-level error (unreadable, over a limit, an attack) as the job's error."""
+    if isinstance(error, UnsafeFeedError):
+        code, message = (
+            "feed.unsafe",
+            "The feed was refused: it carries an XML attack (DTD or entity).",
+        )
+    elif isinstance(error, FeedLimitError):
+        code, message = "feed.limit", f"The feed exceeds a limit: {error}"
+    else:
+        code, message = "feed.format", f"The feed cannot be read: {error}"
+
+    async def work(conn: AsyncConnection) -> None:
+        await conn.execute(
+            insert(job_errors).values(
+                job_id=job_id,
+                line=getattr(error, "line", None),
+                idx=0,
+                field=None,
+                code=code,
+                message=message[:1000],
+            )
+        )
+
+    await queue.write(work)
