@@ -13,6 +13,7 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import re
 import secrets
 import shutil
 import socket
@@ -29,6 +30,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from commerce_kit.webhooks import Webhook
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
 from sqlalchemy import select, text
@@ -36,6 +38,9 @@ from sqlalchemy import select, text
 from shop.admin import create_product, create_user
 from shop.cli import main
 from shop.db import make_engine, products
+from shop.jobs.tables import jobs
+from shop.partners.admin import create_partner
+from shop.partners.tables import partner_products
 from shop.scale import BytesCodec
 
 pytestmark = pytest.mark.anyio
@@ -480,3 +485,164 @@ async def test_with_redis_an_unreachable_database_is_503_and_leaves_no_lease(
         assert [] == client_.keys(redis_prefix + "*lease*")
     finally:
         client_.close()
+
+
+@contextmanager
+def job_workers(count: int, env: dict[str, str], logs: Path) -> Iterator[list[Path]]:
+    """Run ``count`` ``shop worker`` processes with ``env``; yield their log files."""
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("SHOP_")}
+    environment.update(env)
+    paths = [logs / f"worker-{i}.log" for i in range(count)]
+    processes = []
+    try:
+        for path in paths:
+            with path.open("wb") as out:
+                processes.append(
+                    subprocess.Popen(
+                        [sys.executable, "-m", "shop", "worker"],
+                        env=environment,
+                        stdout=out,
+                        stderr=subprocess.STDOUT,
+                    )
+                )
+        yield paths
+    finally:
+        for process in processes:
+            process.terminate()
+        for process in processes:
+            try:
+                process.wait(20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def feed(salt: str, rows: int) -> bytes:
+    lines = b"".join(
+        b"%s-%d,Widget %d,3.00,EUR,%d\n" % (salt.encode(), i, i, i) for i in range(rows)
+    )
+    return b"sku,title,price,currency,stock\n" + lines
+
+
+async def wait_for_jobs(url: str, ids: list[int], deadline: float) -> dict[int, tuple[str, int]]:
+    """Poll the database until every job in ``ids`` finished; return (state, attempts) by id."""
+    engine = make_engine(url, pool_size=1)
+    try:
+        while True:
+            async with engine.connect() as conn:
+                rows = (
+                    await conn.execute(
+                        select(jobs.c.id, jobs.c.state, jobs.c.attempts).where(jobs.c.id.in_(ids))
+                    )
+                ).all()
+            found = {row.id: (row.state, row.attempts) for row in rows}
+            if len(found) == len(ids) and all(
+                s in {"succeeded", "failed"} for s, _ in found.values()
+            ):
+                return found
+            assert time.monotonic() < deadline, found
+            await asyncio.sleep(0.2)
+    finally:
+        await engine.dispose()
+
+
+def started_jobs(logs: list[Path]) -> list[tuple[int, str, str, int]]:
+    """Every "job N (kind) started by W, attempt A" line in the workers' logs."""
+    return [
+        (int(match[1]), match[2], match[3], int(match[4]))
+        for log in logs
+        for match in STARTED.finditer(log.read_text())
+    ]
+
+
+STARTED = re.compile(r"job (\d+) \((\w+)\) started by (\S+), attempt (\d+)")
+
+
+@pytest.mark.slow
+async def test_a_fleet_with_two_job_workers_runs_each_job_and_applies_each_webhook_once(
+    pg_url, redis_url, redis_prefix, tmp_path, raw_http
+):
+    """shop serve --workers 4 (no in-process worker) and two shop worker processes: every feed
+    ingest runs once, every webhook is accepted and applied once (the replay guard is shared
+    through Redis), and both job workers take part."""
+    engine = make_engine(pg_url, pool_size=1)
+    try:
+        partner = await create_partner(engine, f"fleet-{secrets.token_hex(4)}", "f@example.com")
+    finally:
+        await engine.dispose()
+    env = {
+        "DATABASE_URL": pg_url,
+        "REDIS_URL": redis_url,
+        "SHOP_REDIS_PREFIX": redis_prefix,
+        "SHOP_WORKER": "false",
+        "SHOP_OUTBOX": str(tmp_path / "outbox"),
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path / "metrics"),
+    }
+    auth = {"Authorization": f"Bearer {partner.api_key}"}
+    salt = secrets.token_hex(3).upper()
+    with (
+        serve_fleet(env, tmp_path / "serve.log") as base_url,
+        job_workers(2, env, tmp_path) as logs,
+    ):
+
+        async def post(path: str, body: bytes, headers: dict[str, str]) -> tuple[int, Any]:
+            connection = raw_http(base_url)
+            try:
+                status, _, content = await connection.request("POST", path, body, headers)
+            finally:
+                await connection.close()
+            return int(status), json.loads(content)
+
+        uploads = await asyncio.gather(
+            *(
+                post(
+                    "/partner/feeds", feed(f"{salt}{n}", 1500), {**auth, "Content-Type": "text/csv"}
+                )
+                for n in range(6)
+            )
+        )
+        assert {202} == {status for status, _ in uploads}, uploads
+        ingest_ids = [int(answer["job_id"]) for _, answer in uploads]
+        ingests = await wait_for_jobs(pg_url, ingest_ids, time.monotonic() + 40)
+
+        # Each webhook delivered 4 times at once, to whichever workers take the connections.
+        signer = Webhook(partner.webhook_secret)
+        deliveries = []
+        for n in range(5):
+            body = json.dumps({"sku": f"{salt}{n}-7", "stock": 100 + n}).encode()
+            headers = {**auth, **signer.sign_headers(f"msg_{salt}_{n}", None, body)}
+            deliveries.append(
+                asyncio.gather(*(post("/partner/webhooks/stock", body, headers) for _ in range(4)))
+            )
+        answers = await asyncio.gather(*deliveries)
+        stock_ids = []
+        for copies in answers:
+            statuses = Counter(status for status, _ in copies)
+            assert Counter({202: 1, 200: 3}) == statuses, copies
+            # The copies were refused by the shared replay guard, before the job queue.
+            assert [None, None, None] == [a["job_id"] for s, a in copies if s == 200]
+            stock_ids += [int(a["job_id"]) for s, a in copies if s == 202]
+        applied = await wait_for_jobs(pg_url, stock_ids, time.monotonic() + 20)
+    assert {("succeeded", 1)} == set(ingests.values()), ingests
+    assert {("succeeded", 1)} == set(applied.values()), applied
+    runs = started_jobs(logs)
+    ours = [run for run in runs if run[0] in set(ingest_ids) | set(stock_ids)]
+    # Each job started exactly once, at its first attempt, in one of the two workers.
+    assert sorted(ingest_ids + stock_ids) == sorted(run[0] for run in ours)
+    assert {1} == {run[3] for run in ours}
+    assert 2 == len({run[2] for run in ours}), ours
+    engine = make_engine(pg_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            rows = (
+                await conn.execute(
+                    select(partner_products.c.sku, partner_products.c.stock).where(
+                        partner_products.c.partner_id == partner.id
+                    )
+                )
+            ).all()
+    finally:
+        await engine.dispose()
+    stock = dict(rows)
+    assert 6 * 1500 == len(stock)
+    assert [100 + n for n in range(5)] == [stock[f"{salt}{n}-7"] for n in range(5)]

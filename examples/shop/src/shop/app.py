@@ -162,7 +162,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.shop = state
     exposed = metrics_registry(state.metrics.registry)
     app.include_router(flash_router)
-    partners = install_partners(app, settings, state.engine)
+    partners = install_partners(app, settings, state.engine, state.fleet)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.get("/healthz", tags=["operations"])

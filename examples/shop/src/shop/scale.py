@@ -8,7 +8,10 @@ machines) shares, through Redis and the library's :mod:`commerce_kit.redis` back
 - the product listing (:class:`~commerce_kit.redis.RedisCache` under each worker's own
   :class:`~commerce_kit.TTLCache`): one listing query per window for the whole fleet;
 - the payment breakers (:class:`~commerce_kit.redis.RedisBreakerStore`): payments failing in one
-  worker open the method's breaker in all of them.
+  worker open the method's breaker in all of them;
+- the partner API's per-key limit (the same limiter store);
+- the webhook replay guard (:class:`~commerce_kit.redis.RedisReplayStore`): a delivery accepted
+  by one worker is a replay for all of them.
 
 One :class:`~commerce_kit.redis.RedisGuard` watches the server for all three. When Redis fails,
 no request fails with it: the limiter limits each worker on its own, each worker queries the
@@ -38,7 +41,13 @@ import redis
 import redis.asyncio
 from commerce_kit import CircuitBreaker, CircuitBreakerRegistry, RateLimiter, TTLCache
 from commerce_kit.payments import PaymentUnavailableError
-from commerce_kit.redis import RedisBreakerStore, RedisCache, RedisGuard, RedisRateLimitStore
+from commerce_kit.redis import (
+    RedisBreakerStore,
+    RedisCache,
+    RedisGuard,
+    RedisRateLimitStore,
+    RedisReplayStore,
+)
 from prometheus_client import CollectorRegistry
 from prometheus_client.core import Metric
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -112,12 +121,31 @@ class Fleet:
     guard: RedisGuard
     prefix: str
 
-    def limiter(self, limit: int, window: float) -> RateLimiter:
-        """Return the checkout limiter on Redis; each worker limits on its own while it is down."""
-        store = RedisRateLimitStore(
+    def rate_limit_store(self) -> RedisRateLimitStore:
+        """Return a limiter store on Redis; each worker limits on its own while Redis is down.
+
+        Limiters on it share a key's budget only when their policies (name included) are equal.
+        """
+        return RedisRateLimitStore(
             self.client, aclient=self.aclient, prefix=self.prefix, guard=self.guard
         )
-        return RateLimiter(limit, window, store=store)
+
+    def limiter(self, limit: int, window: float) -> RateLimiter:
+        """Return the checkout limiter on Redis."""
+        return RateLimiter(limit, window, store=self.rate_limit_store())
+
+    def replay_store(self, namespace: str) -> RedisReplayStore:
+        """Return a webhook replay guard on Redis for the deliveries of ``namespace``.
+
+        While Redis is down each worker remembers the deliveries it accepted (a replay sent to
+        another worker is then caught by the job queue's unique key instead).
+        """
+        return RedisReplayStore(
+            self.client,
+            aclient=self.aclient,
+            prefix=f"{self.prefix}webhooks:{namespace}:",
+            guard=self.guard,
+        )
 
     def listing_cache(self, ttl: float) -> RedisCache[bytes]:
         """Return the listing's shared tier (``ttl`` in Redis) over a short in-process tier."""
