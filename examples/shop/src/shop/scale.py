@@ -13,10 +13,13 @@ machines) shares, through Redis and the library's :mod:`commerce_kit.redis` back
 - the webhook replay guard (:class:`~commerce_kit.redis.RedisReplayStore`): a delivery accepted
   by one worker is a replay for all of them.
 
-One :class:`~commerce_kit.redis.RedisGuard` watches the server for all three. When Redis fails,
-no request fails with it: the limiter limits each worker on its own, each worker queries the
-listing through its own cache, and each breaker goes on with its worker's own state, until Redis
-answers again. The guard logs one line when Redis goes and one when it comes back.
+One :class:`~commerce_kit.redis.RedisGuard` per worker watches the server for all of them. When
+Redis fails, no request fails with it: the limiters limit each worker on its own, each worker
+queries the listing through its own one-second tier, each breaker goes on with its worker's own
+state, and each replay guard remembers its worker's deliveries (the job queue's unique key still
+stops a copy sent to another worker), until Redis answers again. The guard logs one line when
+Redis goes and one when it comes back. ``shop worker`` processes need no Redis: the job queue is
+PostgreSQL's.
 
 Without ``REDIS_URL`` each worker keeps that state in its own memory, as a single process does.
 
