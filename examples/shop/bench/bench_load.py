@@ -11,6 +11,10 @@ bare FastAPI endpoint returning the same listing JSON, then measures with wrk:
 
 Usage: ``python bench/bench_load.py [--duration 10] [--connections 64] [--backend sqlite]``
 (from examples/shop; needs ``wrk`` on PATH and, for PostgreSQL, the server at 127.0.0.1:5432).
+
+The fleet: ``--workers 1 4 --redis redis://127.0.0.1:6379/0`` runs each backend once per worker
+count, the fleets (more than one worker) with ``REDIS_URL`` (keys under a prefix of the run's
+own, deleted afterwards), so one process and the fleet are measured in one run.
 """
 
 from __future__ import annotations
@@ -199,7 +203,9 @@ async def audit(url: str) -> dict[str, int]:
     }
 
 
-def bench_backend(name: str, url: str, args: argparse.Namespace, work: Path) -> dict[str, object]:
+def bench_backend(
+    name: str, url: str, args: argparse.Namespace, work: Path, workers: int = 1
+) -> dict[str, object]:
     upgrade(url)
     shoppers = 6000
     tokens = asyncio.run(prepare(url, shoppers))
@@ -210,11 +216,25 @@ def bench_backend(name: str, url: str, args: argparse.Namespace, work: Path) -> 
     shop_port, bare_port = free_port(), free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith("SHOP_")}
     env.update(DATABASE_URL=url, SHOP_CHECKOUT_RATE="5/60s")
+    if args.redis and workers > 1:
+        env.update(REDIS_URL=args.redis, SHOP_REDIS_PREFIX=args.redis_prefix)
+        name += f", {workers} workers + Redis"
+    elif workers > 1:
+        name += f", {workers} workers"
     shop_url = f"http://127.0.0.1:{shop_port}"
     bare_url = f"http://127.0.0.1:{bare_port}"
     result: dict[str, object] = {"backend": name}
     with running(
-        [sys.executable, "-m", "shop", "serve", "--port", str(shop_port)],
+        [
+            sys.executable,
+            "-m",
+            "shop",
+            "serve",
+            "--port",
+            str(shop_port),
+            "--workers",
+            str(workers),
+        ],
         env,
         f"{shop_url}/healthz",
     ):
@@ -264,6 +284,8 @@ def bench_backend(name: str, url: str, args: argparse.Namespace, work: Path) -> 
         metrics = httpx.get(f"{shop_url}/metrics").text
         found = re.search(r"^shop_db_lock_conflicts_total (\S+)$", metrics, re.MULTILINE)
         conflicts = float(found.group(1)) if found else float("nan")
+        queries = re.search(r"^shop_listing_queries_total (\S+)$", metrics, re.MULTILINE)
+        result["listing_queries"] = float(queries.group(1)) if queries else float("nan")
         del metrics_before
         # The 429 path: one user already over the limit.
         headers = {"Authorization": f"Bearer {over_limit}", "Content-Type": "application/json"}
@@ -325,11 +347,26 @@ def _drop_pg(name: str) -> None:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
+def _forget_redis(args: argparse.Namespace) -> None:
+    """Delete the run's keys, so that the next worker count starts as cold as the first."""
+    if not args.redis:
+        return
+    import redis
+
+    client = redis.Redis.from_url(args.redis)
+    try:
+        keys = list(client.scan_iter(match=args.redis_prefix + "*", count=1000))
+        if keys:
+            client.delete(*keys)
+    finally:
+        client.close()
+
+
 def report(results: list[dict[str, object]]) -> str:
     lines = [
         "| backend | listing req/s | bare req/s | listing/bare | listing p50 / p99 ms | bare p50 / p99 ms "
-        "| checkouts/s | checkout p50 / p99 ms | 429 p50 / p99 ms | lock conflicts | correct |",
-        "|---|---|---|---|---|---|---|---|---|---|---|",
+        "| checkouts/s | checkout p50 / p99 ms | 429 p50 / p99 ms | lock conflicts | listing queries | correct |",
+        "|---|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for r in results:
         listing, bare, checkout, limited, audit_ = (
@@ -341,6 +378,7 @@ def report(results: list[dict[str, object]]) -> str:
             f"| {listing['p50']:.1f} / {listing['p99']:.1f} | {bare['p50']:.1f} / {bare['p99']:.1f} "  # type: ignore[index]
             f"| {paid_rate:.0f} | {checkout['p50']:.1f} / {checkout['p99']:.1f} "  # type: ignore[index]
             f"| {limited['p50']:.1f} / {limited['p99']:.1f} | {audit_['conflicts']} of {audit_['paid']} "  # type: ignore[index]
+            f"| {r.get('listing_queries', float('nan')):.0f} "
             f"| {'yes' if audit_['ok'] else 'NO'} |"  # type: ignore[index]
         )
     return "\n".join(lines)
@@ -352,24 +390,33 @@ def main() -> int:
     parser.add_argument("--connections", type=int, default=64)
     parser.add_argument("--rounds", type=int, default=3, help="listing vs bare rounds (best kept)")
     parser.add_argument("--backend", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument(
+        "--workers", type=int, nargs="+", default=[1], help="shop serve --workers, each in turn"
+    )
+    parser.add_argument("--redis", default=None, help="REDIS_URL for the shop (the fleet)")
     args = parser.parse_args()
+    args.redis_prefix = f"shop-bench-{secrets.token_hex(4)}:"
     if shutil.which("wrk") is None:
         print("wrk is not installed (apt-get install wrk)")
         return 2
     results = []
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
-        if args.backend in {"sqlite", "both"}:
-            results.append(
-                bench_backend("SQLite", f"sqlite+aiosqlite:///{work / 'bench.db'}", args, work)
-            )
-        if args.backend in {"postgresql", "both"}:
-            pg = _pg_url()
-            if pg is not None:
-                try:
-                    results.append(bench_backend("PostgreSQL", pg[1], args, work))
-                finally:
-                    _drop_pg(pg[0])
+        try:
+            for workers in args.workers:
+                if args.backend in {"sqlite", "both"}:
+                    db = f"sqlite+aiosqlite:///{work / f'bench-{workers}.db'}"
+                    results.append(bench_backend("SQLite", db, args, work, workers))
+                if args.backend in {"postgresql", "both"}:
+                    pg = _pg_url()
+                    if pg is not None:
+                        try:
+                            results.append(bench_backend("PostgreSQL", pg[1], args, work, workers))
+                        finally:
+                            _drop_pg(pg[0])
+                _forget_redis(args)
+        finally:
+            _forget_redis(args)
     print(json.dumps(results, indent=1))
     print(report(results))
     return 0 if all(r["audit"]["ok"] for r in results) else 1  # type: ignore[index]

@@ -96,7 +96,8 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
-    values: dict[str, object] = {"DATABASE_URL": database_url}
+    # A REDIS_URL in the developer's environment must not make tests share state through Redis.
+    values: dict[str, object] = {"DATABASE_URL": database_url, "REDIS_URL": ""}
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 
@@ -259,7 +260,9 @@ def served_process(database_url: str, log: Path, **env: str) -> Iterator[str]:
     import sys
 
     port = free_port()
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("SHOP_")}
+    environment = {
+        k: v for k, v in os.environ.items() if not k.startswith("SHOP_") and k != "REDIS_URL"
+    }
     environment.update(env, DATABASE_URL=database_url)
     with log.open("wb") as out:
         process = subprocess.Popen(

@@ -28,6 +28,7 @@ from shop.observability import Metrics, RequestMiddleware, log_error
 from shop.partners.service import install as install_partners
 from shop.payments import build_payments
 from shop.problems import Problem, ProblemError, problem, problem_for, problem_response
+from shop.scale import connect, metrics_registry
 from shop.settings import Settings, load_settings
 from shop.state import ShopState
 
@@ -67,19 +68,31 @@ def _answer(
 def _build_state(settings: Settings) -> ShopState:
     engine = make_engine(settings.database_url)
     metrics = Metrics()
-    payments = build_payments(settings)
+    # With REDIS_URL, the limiter, the listing cache and the payment breakers are shared.
+    fleet = connect(settings)
+    payments = build_payments(settings, None if fleet is None else fleet.breakers())
     rate = settings.rate
-    listing = Listing(engine, ttl=settings.listing_ttl, on_query=metrics.listing_queries.inc)
+    listing = Listing(
+        engine,
+        ttl=settings.listing_ttl,
+        on_query=metrics.listing_queries.inc,
+        shared=None if fleet is None else fleet.listing_cache(settings.listing_ttl),
+    )
     state = ShopState(
         settings=settings,
         engine=engine,
         metrics=metrics,
         auth=Authenticator(engine),
-        limiter=RateLimiter(rate.limit, rate.window),
+        limiter=(
+            RateLimiter(rate.limit, rate.window)
+            if fleet is None
+            else fleet.limiter(rate.limit, rate.window)
+        ),
         listing=listing,
         payments=payments,
         checkout=Checkout(engine, payments, metrics, reservation_ttl=settings.reservation_ttl),
         templates=Jinja2Templates(directory=HERE / "templates"),
+        fleet=fleet,
     )
     metrics.add_gauges(
         "shop_payment_breaker_state",
@@ -137,6 +150,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 await sweeper
             state.payments.gateway.close()
             await state.engine.dispose()
+            if state.fleet is not None:
+                await state.fleet.aclose()
 
     app = FastAPI(
         title="commerce_kit flash-sale shop",
@@ -145,8 +160,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.shop = state
+    exposed = metrics_registry(state.metrics.registry)
     app.include_router(flash_router)
-    partners = install_partners(app, settings, state.engine)
+    partners = install_partners(app, settings, state.engine, state.fleet)
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.get("/healthz", tags=["operations"])
@@ -158,7 +174,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     @app.get("/metrics", tags=["operations"], include_in_schema=False)
     async def metrics() -> Response:
-        return Response(generate_latest(state.metrics.registry), media_type=CONTENT_TYPE_LATEST)
+        return Response(generate_latest(exposed), media_type=CONTENT_TYPE_LATEST)
 
     @app.exception_handler(ProblemError)
     async def on_problem(request: Request, error: ProblemError) -> Response:

@@ -148,6 +148,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     from shop.admin import is_empty, seed_demo  # noqa: PLC0415
     from shop.db import make_engine  # noqa: PLC0415
     from shop.migrate import upgrade  # noqa: PLC0415
+    from shop.scale import fleet_metrics  # noqa: PLC0415
 
     if workers < 1:
         return _fail(f"--workers must be 1 or more, got {workers}")
@@ -171,15 +172,17 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
         for name, token in tokens:
             print(f"    {name:<6} {token}")
     print(f"  API docs: http://{shown}:{port}/docs\n", flush=True)
-    uvicorn.run(
-        "shop.app:create_app",
-        factory=True,
-        host=host,
-        port=port,
-        workers=workers,
-        log_level="info",
-        access_log=False,
-    )
+    # Several workers add up their metrics in files: set up before they start.
+    with fleet_metrics(workers):
+        uvicorn.run(
+            "shop.app:create_app",
+            factory=True,
+            host=host,
+            port=port,
+            workers=workers,
+            log_level="info",
+            access_log=False,
+        )
     return 0
 
 

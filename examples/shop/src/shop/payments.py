@@ -7,7 +7,7 @@ method added by a package appears at checkout with no change to the shop.
 
 from __future__ import annotations
 
-from commerce_kit import CircuitState
+from commerce_kit import CircuitBreakerRegistry, CircuitState
 from commerce_kit.payments import PaymentGateway, PaymentMethodRegistry
 from commerce_kit.testing import SandboxCard, SandboxCrypto, SandboxProvider, SandboxWallet
 
@@ -45,8 +45,12 @@ class Payments:
         }
 
 
-def build_payments(settings: Settings) -> Payments:
-    """Build the registry (plugins and sandboxes) and the gateway for ``settings``."""
+def build_payments(settings: Settings, breakers: CircuitBreakerRegistry | None = None) -> Payments:
+    """Build the registry (plugins and sandboxes) and the gateway for ``settings``.
+
+    ``breakers`` replaces the gateway's own (in-memory) breakers, for example with breakers
+    shared by a fleet through Redis (:meth:`shop.scale.Fleet.breakers`).
+    """
     methods = PaymentMethodRegistry()
     sandboxes: tuple[SandboxProvider, ...] = (
         SandboxCard(failure_rate=settings.sandbox_failure_rate, outage=settings.sandbox_down),
@@ -58,5 +62,5 @@ def build_payments(settings: Settings) -> Payments:
             methods.register(sandbox)
     # The library's defaults are the specification (A2): 3 attempts with backoff, a 5 s
     # deadline, a breaker per method opening after 3 failed payments in 60 s for 30 s.
-    gateway = PaymentGateway(methods)
+    gateway = PaymentGateway(methods, breakers=breakers)
     return Payments(methods, gateway, sandboxes)

@@ -7,6 +7,8 @@ variable                       meaning                                    defaul
 ``SHOP_CHECKOUT_RATE``         checkouts per user, ``N/<seconds>s``       ``5/60s``
 ``SHOP_SANDBOX_FAILURE_RATE``  share of sandbox payments failing, 0..1    ``0``
 ``SHOP_SANDBOX_DOWN``          every sandbox payment fails (an outage)    ``false``
+``REDIS_URL``                  share limiter, cache, breakers via Redis   unset (in memory)
+``SHOP_REDIS_PREFIX``          put in front of every Redis key            ``shop:``
 ``SHOP_PARTNER_RATE``          partner API requests per key               ``120/60s``
 ``SHOP_FEED_MAX_BYTES``        largest feed upload accepted               ``20971520`` (20 MiB)
 ``SHOP_SMTP_URL``              ``smtp://host:port`` for partner mail      unset: ``.eml`` files
@@ -89,6 +91,20 @@ def normalise_database_url(url: str) -> str:
     raise ValueError(f"only sqlite and postgresql URLs are supported, got {dialect!r}")
 
 
+def check_redis_url(url: str | None) -> str | None:
+    """Return ``url`` when it is a Redis URL (or ``None``, or empty, which mean no Redis).
+
+    Raises:
+        ValueError: The URL is not a ``redis://``, ``rediss://`` or ``unix://`` URL.
+    """
+    if url is None or not url.strip():
+        return None
+    scheme, sep, rest = url.strip().partition("://")
+    if not sep or scheme.lower() not in {"redis", "rediss", "unix"} or not rest:
+        raise ValueError("expected a URL such as redis://127.0.0.1:6379/0")
+    return url.strip()
+
+
 class Settings(BaseSettings):
     """Everything the shop reads from its environment.
 
@@ -99,6 +115,10 @@ class Settings(BaseSettings):
         sandbox_down: Whether every sandbox payment fails, as in a provider outage.
         reservation_ttl: Seconds before a reservation left by a crashed checkout returns to stock.
         listing_ttl: Seconds the product listing is cached.
+        redis_url: The Redis server the workers share their limiter, listing cache and payment
+            breakers through (``REDIS_URL``); ``None`` keeps them in each process's memory.
+        redis_prefix: Put in front of every Redis key (``SHOP_REDIS_PREFIX``), so that several
+            shops can share one server.
         partner_rate: Partner API requests per key per window (``SHOP_PARTNER_RATE``).
         feed_max_bytes: The largest feed upload accepted, in bytes.
         smtp_url: Where partner mail goes (``smtp://host:port``); unset, it is written as
@@ -122,6 +142,10 @@ class Settings(BaseSettings):
     sandbox_down: bool = Field(default=False, alias="SHOP_SANDBOX_DOWN")
     reservation_ttl: float = Field(default=300.0, alias="SHOP_RESERVATION_TTL", gt=0)
     listing_ttl: float = Field(default=30.0, alias="SHOP_LISTING_TTL", gt=0)
+    redis_url: str | None = Field(default=None, alias="REDIS_URL")
+    redis_prefix: str = Field(
+        default="shop:", alias="SHOP_REDIS_PREFIX", pattern=r"^[A-Za-z0-9:_.-]{1,64}$"
+    )
     # Partner integration (shop.partners, shop.jobs).
     partner_rate: str = Field(default="120/60s", alias="SHOP_PARTNER_RATE")
     feed_max_bytes: int = Field(default=20 * 1024 * 1024, alias="SHOP_FEED_MAX_BYTES", gt=0)
@@ -139,6 +163,11 @@ class Settings(BaseSettings):
     @classmethod
     def _url(cls, value: str) -> str:
         return normalise_database_url(value)
+
+    @field_validator("redis_url")
+    @classmethod
+    def _redis(cls, value: str | None) -> str | None:
+        return check_redis_url(value)
 
     @field_validator("checkout_rate")
     @classmethod

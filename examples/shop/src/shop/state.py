@@ -13,6 +13,7 @@ from shop.flash.checkout import Checkout
 from shop.flash.listing import Listing
 from shop.observability import Metrics
 from shop.payments import Payments
+from shop.scale import Fleet
 from shop.settings import Settings
 
 __all__ = ["ShopState"]
@@ -31,3 +32,5 @@ class ShopState:
     payments: Payments
     checkout: Checkout
     templates: Jinja2Templates
+    #: The Redis clients the fleet shares state through; ``None`` without ``REDIS_URL``.
+    fleet: Fleet | None = None

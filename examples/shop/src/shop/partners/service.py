@@ -21,6 +21,7 @@ from shop.partners.ingest import run_ingest
 from shop.partners.mail import MailSender, enqueue_failure_mail
 from shop.partners.ssrf import CallbackPolicy
 from shop.partners.webhooks import WebhookInbox, deliver_callback, run_apply_stock
+from shop.scale import Fleet
 from shop.settings import Settings
 
 __all__ = ["PartnerServices", "build_services", "install"]
@@ -57,13 +58,19 @@ class PartnerServices:
 
 
 def build_services(
-    settings: Settings, engine: AsyncEngine, *, concurrency: int = 1
+    settings: Settings, engine: AsyncEngine, *, concurrency: int = 1, fleet: Fleet | None = None
 ) -> PartnerServices:
-    """Build the partner parts on ``engine``."""
+    """Build the partner parts on ``engine``.
+
+    With ``fleet``, the per-key limit and the webhook replay guard are shared through Redis.
+    """
     queue = JobQueue(engine, lease=settings.job_lease)
     audit = AuditLog(engine)
     limit = settings.partner_limit
-    auth = PartnerAuth(engine, audit, RateLimiter(limit.limit, limit.window, name="partner"))
+    store = None if fleet is None else fleet.rate_limit_store()
+    auth = PartnerAuth(
+        engine, audit, RateLimiter(limit.limit, limit.window, name="partner", store=store)
+    )
     mail = MailSender(settings.smtp_url, settings.outbox, settings.public_url)
     callbacks = CallbackPolicy.parse(settings.callback_allow)
     http = httpx.AsyncClient(timeout=10.0, follow_redirects=False, trust_env=False)
@@ -86,7 +93,13 @@ def build_services(
         queue=queue,
         audit=audit,
         auth=auth,
-        inbox=WebhookInbox(queue, max_attempts=settings.job_attempts),
+        inbox=WebhookInbox(
+            queue,
+            max_attempts=settings.job_attempts,
+            replay_store=None
+            if fleet is None
+            else (lambda partner: fleet.replay_store(str(partner))),
+        ),
         mail=mail,
         callbacks=callbacks,
         http=http,
@@ -94,11 +107,13 @@ def build_services(
     )
 
 
-def install(app: FastAPI, settings: Settings, engine: AsyncEngine) -> PartnerServices:
+def install(
+    app: FastAPI, settings: Settings, engine: AsyncEngine, fleet: Fleet | None = None
+) -> PartnerServices:
     """Add the partner routes to ``app``; return the parts (also at ``app.state.partners``)."""
     from shop.partners.routes import router  # noqa: PLC0415 - routes import this module
 
-    services = build_services(settings, engine)
+    services = build_services(settings, engine, fleet=fleet)
     app.state.partners = services
     app.include_router(router)
     return services

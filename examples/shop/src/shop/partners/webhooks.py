@@ -12,12 +12,13 @@ and lets the worker retry with backoff, honouring ``Retry-After`` on 429 and 503
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 import httpx
 from commerce_kit import WebhookVerificationError
+from commerce_kit.typing import ReplayStore
 from commerce_kit.webhooks import FailureReason, MemoryReplayStore, Webhook
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr, TypeAdapter
 from pydantic import ValidationError as PydanticValidationError
@@ -69,10 +70,19 @@ class Received:
 class WebhookInbox:
     """Verifies stock deliveries and enqueues them."""
 
-    def __init__(self, queue: JobQueue, *, max_attempts: int, tolerance: float = 300.0) -> None:
+    def __init__(
+        self,
+        queue: JobQueue,
+        *,
+        max_attempts: int,
+        tolerance: float = 300.0,
+        replay_store: Callable[[int], ReplayStore] | None = None,
+    ) -> None:
         self.queue = queue
         self.max_attempts = max_attempts
         self.tolerance = tolerance
+        # A partner's replay guard, by partner id: shared by a fleet through Redis when given.
+        self._replay_store = replay_store
         self._verifiers: dict[tuple[int, str], Webhook] = {}
 
     def verifier(self, partner: Partner) -> Webhook:
@@ -85,7 +95,11 @@ class WebhookInbox:
             found = Webhook(
                 partner.webhook_secret,
                 tolerance=self.tolerance,
-                replay_store=MemoryReplayStore(maxsize=10_000),
+                replay_store=(
+                    MemoryReplayStore(maxsize=10_000)
+                    if self._replay_store is None
+                    else self._replay_store(partner.id)
+                ),
             )
             self._verifiers[key] = found
         return found
