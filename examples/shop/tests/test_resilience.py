@@ -116,7 +116,9 @@ async def test_thirty_percent_transient_failures_still_pay_and_never_charge_a_ke
     sandbox._random.seed(20261206)  # reproducible draws
     sku = await shop.product(stock=1000)
     tokens = await shop.users(20)
-    limit = asyncio.Semaphore(20)
+    # One payment at a time, so the seeded draws fall on the same payments on any machine: with
+    # twenty at once, a busy machine reorders them and three early failures open the breaker.
+    limit = asyncio.Semaphore(1)
 
     async def buy(i: int) -> tuple[str, int, str | None]:
         key = f"retry-key-{i}"
