@@ -254,8 +254,8 @@ def settings_for(database_url: str) -> Any:
 
 
 @contextmanager
-def served_process(database_url: str, log: Path, **env: str) -> Iterator[str]:
-    """Run ``shop serve`` in a subprocess on a free port with ``env``; yield its base URL."""
+def served_process(database_url: str, log: Path, *serve_args: str, **env: str) -> Iterator[str]:
+    """Run ``shop serve [serve_args]`` in a subprocess on a free port with ``env``; yield its URL."""
     import subprocess
     import sys
 
@@ -266,7 +266,7 @@ def served_process(database_url: str, log: Path, **env: str) -> Iterator[str]:
     environment.update(env, DATABASE_URL=database_url)
     with log.open("wb") as out:
         process = subprocess.Popen(
-            [sys.executable, "-m", "shop", "serve", "--port", str(port)],
+            [sys.executable, "-m", "shop", "serve", "--port", str(port), *serve_args],
             env=environment,
             stdout=out,
             stderr=subprocess.STDOUT,
@@ -289,10 +289,16 @@ def served_process(database_url: str, log: Path, **env: str) -> Iterator[str]:
         finally:
             process.terminate()
             try:
-                process.wait(15)
+                process.wait(20)
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+@pytest.fixture
+def shop_server() -> Any:
+    """:func:`served_process`, for tests that start ``shop serve`` with arguments of their own."""
+    return served_process
 
 
 @pytest.fixture

@@ -316,45 +316,6 @@ def test_fleet_metrics_is_only_for_several_workers(monkeypatch, tmp_path):
 WORKERS = 4
 
 
-@contextmanager
-def serve_fleet(env: dict[str, str], log: Path) -> Iterator[str]:
-    """Run ``shop serve --workers 4`` on a free port with ``env``; yield its base URL."""
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        port = sock.getsockname()[1]
-    environment = {k: v for k, v in os.environ.items() if not k.startswith("SHOP_")}
-    environment.update(env)
-    base_url = f"http://127.0.0.1:{port}"
-    with log.open("wb") as out:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "shop", "serve", "--port", str(port), "--workers", str(WORKERS)],
-            env=environment,
-            stdout=out,
-            stderr=subprocess.STDOUT,
-        )
-        try:
-            deadline = time.monotonic() + 45
-            while True:
-                if process.poll() is not None:
-                    raise RuntimeError(f"shop serve exited: {log.read_text()[-3000:]}")
-                try:
-                    if httpx.get(f"{base_url}/healthz", timeout=1).status_code == 200:
-                        break
-                except httpx.TransportError:
-                    pass
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"shop serve did not start: {log.read_text()[-3000:]}")
-                time.sleep(0.1)
-            yield base_url
-        finally:
-            process.terminate()
-            try:
-                process.wait(20)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
-
-
 def requests_per_worker(directory: Path, route: str) -> dict[str, float]:
     """How many requests to ``route`` each worker counted, from its own metrics file."""
     found: dict[str, float] = {}
@@ -377,8 +338,8 @@ def requests_per_worker(directory: Path, route: str) -> dict[str, float]:
 
 
 @pytest.mark.slow
-async def test_a_fleet_of_four_workers_shares_limits_stock_and_the_listing(
-    pg_url, redis_url, redis_prefix, tmp_path, raw_http
+async def test_a_fleet_of_four_workers_shares_limits_stock_and_the_listing(  # noqa: PLR0917 - fixtures
+    pg_url, redis_url, redis_prefix, tmp_path, raw_http, shop_server
 ):
     """shop serve --workers 4 on PostgreSQL and Redis: one limit per user, no oversell, and one
     listing query per window for the whole fleet, read from /metrics."""
@@ -404,7 +365,8 @@ async def test_a_fleet_of_four_workers_shares_limits_stock_and_the_listing(
         "SHOP_LISTING_TTL": "120",
         "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
     }
-    with serve_fleet(env, tmp_path / "serve.log") as base_url:
+    fleet = ("--workers", str(WORKERS))
+    with shop_server(pg_url, tmp_path / "serve.log", *fleet, **env) as base_url:
 
         async def once(method: str, path: str, body: bytes = b"", token: str = "") -> int:
             # A connection per request, so that the kernel hands them to every worker.
@@ -559,8 +521,8 @@ STARTED = re.compile(r"job (\d+) \((\w+)\) started by (\S+), attempt (\d+)")
 
 
 @pytest.mark.slow
-async def test_a_fleet_with_two_job_workers_runs_each_job_and_applies_each_webhook_once(
-    pg_url, redis_url, redis_prefix, tmp_path, raw_http
+async def test_a_fleet_with_two_job_workers_runs_each_job_and_applies_each_webhook_once(  # noqa: PLR0917 - fixtures
+    pg_url, redis_url, redis_prefix, tmp_path, raw_http, shop_server
 ):
     """shop serve --workers 4 (no in-process worker) and two shop worker processes: every feed
     ingest runs once, every webhook is accepted and applied once (the replay guard is shared
@@ -581,7 +543,7 @@ async def test_a_fleet_with_two_job_workers_runs_each_job_and_applies_each_webho
     auth = {"Authorization": f"Bearer {partner.api_key}"}
     salt = secrets.token_hex(3).upper()
     with (
-        serve_fleet(env, tmp_path / "serve.log") as base_url,
+        shop_server(pg_url, tmp_path / "serve.log", "--workers", str(WORKERS), **env) as base_url,
         job_workers(2, env, tmp_path) as logs,
     ):
 
