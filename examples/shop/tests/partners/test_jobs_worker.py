@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+from typing import Any
 
 import anyio
 import pytest
@@ -171,3 +172,122 @@ async def test_a_running_job_keeps_its_lease_while_its_worker_lives(partner_shop
         assert await queue.claim("intruder", kinds=(kind,)) is None
     await running
     assert "succeeded" == await queue.state_of(job_id)
+
+
+class Clock:
+    """Epoch milliseconds that move only when the test says so."""
+
+    def __init__(self) -> None:
+        from shop.db import now_ms
+
+        self.now = now_ms()
+
+    def __call__(self) -> int:
+        return self.now
+
+
+async def manual_queue(ps: Any) -> tuple[Any, Clock]:
+    from shop.jobs.queue import JobQueue
+
+    clock = Clock()
+    return JobQueue(ps.services.queue.engine, lease=30, clock=clock), clock
+
+
+async def job_row(ps: Any, job_id: int) -> Any:
+    import sqlalchemy as sa
+
+    async with ps.services.queue.engine.connect() as conn:
+        return (
+            await conn.execute(
+                sa.text(
+                    "SELECT state, attempts, run_after, locked_by, lease_expires_at, last_error "
+                    "FROM jobs WHERE id = :j"
+                ),
+                {"j": job_id},
+            )
+        ).one()
+
+
+async def test_a_failed_attempt_is_rescheduled_durably_and_frees_the_worker(partner_shop):
+    from shop.jobs.queue import enqueue
+    from shop.jobs.worker import JobKind, Worker
+
+    ps = await partner_shop()
+    queue, clock = await manual_queue(ps)
+    kind = f"flaky-{ps.partner_id}"
+    calls: list[int] = []
+
+    async def flaky(ctx):
+        calls.append(ctx.job.id)
+        if ctx.job.payload.get("ok") or len(calls) > 3:
+            return
+        if calls.count(ctx.job.id) <= 2:
+            raise ConnectionError(f"down {calls.count(ctx.job.id)}")
+
+    async def add(conn: Any, payload: dict[str, Any]) -> int:
+        return (await enqueue(conn, kind, payload, max_attempts=3, run_after=clock.now))[0]
+
+    flaky_id = await queue.write(lambda conn: add(conn, {}))
+    worker = Worker(queue, {kind: JobKind(flaky)}, retry_wait=10, random=lambda: 0.5)
+    for attempt in (1, 2):
+        job = await queue.claim(worker.worker_id, kinds=(kind,))
+        assert job is not None and (flaky_id, attempt) == (job.id, job.attempts)
+        await worker._run(job)
+        row = await job_row(ps, flaky_id)
+        assert ("queued", attempt, None, None) == (
+            row.state,
+            row.attempts,
+            row.locked_by,
+            row.lease_expires_at,
+        )
+        assert f"ConnectionError: down {attempt}" == row.last_error
+        # jittered backoff from the policy: 10 s, then 20 s, times the injected 0.5
+        assert clock.now + 5000 * attempt == row.run_after
+        # not due yet: nobody holds it, and another job is claimed meanwhile
+        assert await queue.claim(worker.worker_id, kinds=(kind,)) is None
+        other_id = await queue.write(lambda conn: add(conn, {"ok": True}))
+        other = await queue.claim(worker.worker_id, kinds=(kind,))
+        assert other is not None and other_id == other.id
+        await worker._run(other)
+        assert "succeeded" == await queue.state_of(other_id)
+        clock.now = row.run_after
+    job = await queue.claim(worker.worker_id, kinds=(kind,))
+    assert job is not None and (flaky_id, 3) == (job.id, job.attempts)
+    await worker._run(job)
+    assert 3 == calls.count(flaky_id)
+    row = await job_row(ps, flaky_id)
+    assert ("succeeded", 3, None) == (row.state, row.attempts, row.locked_by)
+
+
+async def test_a_job_past_its_attempts_is_failed_with_the_last_error(partner_shop):
+    from shop.jobs.queue import enqueue
+    from shop.jobs.worker import JobKind, Worker
+
+    ps = await partner_shop()
+    queue, clock = await manual_queue(ps)
+    kind = f"broken-{ps.partner_id}"
+    calls: list[int] = []
+
+    async def broken(ctx):
+        calls.append(ctx.job.attempts)
+        raise ConnectionError(f"still down {ctx.job.attempts}")
+
+    async def add(conn):
+        return (await enqueue(conn, kind, {}, max_attempts=2, run_after=clock.now))[0]
+
+    job_id = await queue.write(add)
+    worker = Worker(queue, {kind: JobKind(broken)}, retry_wait=1, random=lambda: 0.999)
+    while (job := await queue.claim(worker.worker_id, kinds=(kind,))) is not None:
+        await worker._run(job)
+        clock.now += 60_000
+    assert [1, 2] == calls
+    row = await job_row(ps, job_id)
+    assert ("failed", 2, "ConnectionError: still down 2") == (
+        row.state,
+        row.attempts,
+        row.last_error,
+    )
+    assert job_id in {j.id for j in await queue.failed()}
+    assert await queue.retry(job_id)
+    row = await job_row(ps, job_id)
+    assert ("queued", 0, clock.now) == (row.state, row.attempts, row.run_after)

@@ -152,6 +152,30 @@ async def test_callbacks_retry_honour_retry_after_and_stop_on_410(partner_shop):
     assert gone and "410" in (gone[0].last_error or "")
 
 
+async def test_a_callback_answered_503_with_retry_after_is_rescheduled_that_late(partner_shop):
+    from shop.db import now_ms
+
+    receiver = Receiver([(503, {"Retry-After": "120"})])
+    with receiver.serving() as url:
+        ps = await partner_shop(callback_url=url)
+        body = b'{"sku": "S-1", "stock": 1}'
+        headers = {**ps.auth, **signed(ps.webhook_secret, body, "msg_later")}
+        response = await ps.client.post("/partner/webhooks/stock", content=body, headers=headers)
+        assert 202 == response.status_code
+        before = now_ms()
+        await ps.run_jobs(settle=0)
+        assert 1 == len(receiver.received)
+    where = "FROM jobs WHERE kind = 'deliver_callback' AND partner_id = :p"
+    queued = await ps.shop.count(
+        f"SELECT count(*) {where} AND state = 'queued' AND attempts = 1 AND locked_by IS NULL "
+        "AND last_error LIKE '%503%'",
+        p=ps.partner_id,
+    )
+    assert 1 == queued
+    run_after = await ps.shop.count(f"SELECT run_after {where}", p=ps.partner_id)
+    assert run_after >= before + 120_000
+
+
 async def test_a_callback_to_a_private_address_is_refused_at_delivery(partner_shop):
     ps = await partner_shop(callback_url="http://127.0.0.1:9/hook", SHOP_CALLBACK_ALLOW="")
     body = b'{"sku": "S-1", "stock": 1}'

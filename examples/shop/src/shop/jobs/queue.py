@@ -1,4 +1,4 @@
-"""Enqueue, claim, renew, finish and retry jobs: every statement of the queue, in one place.
+"""Enqueue, claim, renew, reschedule, finish and retry jobs: every statement of the queue.
 
 The pattern is Solid Queue's, Oban's and river's: a job is a row in the shop's own database,
 enqueued in the same transaction as the data it works on (no dual write). A worker claims the
@@ -7,6 +7,8 @@ is locked ``FOR UPDATE SKIP LOCKED``, so workers on many machines never claim on
 nor wait on each other; on SQLite the claim runs in a ``BEGIN IMMEDIATE`` transaction (one
 writer at a time), which is as safe. A worker renews its lease while it works; when a worker
 dies the lease runs out and the next claim picks the job up again, so handlers are idempotent.
+A failed attempt is not waited out inside the claim: :meth:`JobQueue.reschedule` puts the job
+back to ``queued`` with a later ``run_after``, and the claim only takes jobs that are due.
 Every update after the claim is fenced by ``locked_by``: a worker that lost its lease cannot
 overwrite the new owner's work.
 """
@@ -15,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import math
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -110,10 +113,14 @@ class JobQueue:
     Args:
         engine: The shop's engine.
         lease: Seconds a claim lasts unless renewed.
+        clock: Returns epoch milliseconds (default: wall time); inject one in tests.
     """
 
-    def __init__(self, engine: AsyncEngine, *, lease: float) -> None:
+    def __init__(
+        self, engine: AsyncEngine, *, lease: float, clock: Callable[[], int] = now_ms
+    ) -> None:
         self.engine = engine
+        self.clock = clock
         self.lease_ms = max(1, int(lease * 1000))
         self._postgres = engine.dialect.name == "postgresql"
         self._writer = engine.execution_options(write=True)
@@ -137,7 +144,7 @@ class JobQueue:
         """Claim the oldest due job (or one whose worker's lease ran out); None when idle."""
 
         async def work(conn: AsyncConnection) -> Job | None:
-            now = now_ms()
+            now = self.clock()
             due = or_(
                 and_(jobs.c.state == QUEUED, jobs.c.run_after <= now),
                 and_(jobs.c.state == RUNNING, jobs.c.lease_expires_at < now),
@@ -189,7 +196,7 @@ class JobQueue:
             result = await conn.execute(
                 update(jobs)
                 .where(jobs.c.id == job_id, jobs.c.locked_by == worker_id, jobs.c.state == RUNNING)
-                .values(lease_expires_at=now_ms() + self.lease_ms)
+                .values(lease_expires_at=self.clock() + self.lease_ms)
             )
             return bool(result.rowcount)
 
@@ -213,7 +220,7 @@ class JobQueue:
         """
         values: dict[str, Any] = {
             "state": state,
-            "finished_at": now_ms(),
+            "finished_at": self.clock(),
             "locked_by": None,
             "lease_expires_at": None,
         }
@@ -228,17 +235,31 @@ class JobQueue:
         )
         return bool(outcome.rowcount)
 
-    async def note_attempt(self, job_id: int, worker_id: str, error: str) -> None:
-        """Record a failed attempt that is about to be retried."""
+    async def reschedule(self, job_id: int, worker_id: str, *, error: str, delay: float) -> bool:
+        """Release a held job whose attempt failed: ``queued`` again, due ``delay`` seconds on.
 
-        async def work(conn: AsyncConnection) -> None:
-            await conn.execute(
+        The attempt stays counted (the claim counted it) and ``error`` is kept as the job's last
+        error. No worker holds the job while it waits, so the wait costs nothing.
+
+        Returns:
+            False when the worker no longer holds the job.
+        """
+
+        async def work(conn: AsyncConnection) -> bool:
+            result = await conn.execute(
                 update(jobs)
-                .where(jobs.c.id == job_id, jobs.c.locked_by == worker_id)
-                .values(attempts=jobs.c.attempts + 1, last_error=error[:_MAX_ERROR])
+                .where(jobs.c.id == job_id, jobs.c.locked_by == worker_id, jobs.c.state == RUNNING)
+                .values(
+                    state=QUEUED,
+                    run_after=self.clock() + max(0, math.ceil(delay * 1000)),
+                    last_error=error[:_MAX_ERROR],
+                    locked_by=None,
+                    lease_expires_at=None,
+                )
             )
+            return bool(result.rowcount)
 
-        await self.write(work)
+        return await self.write(work)
 
     async def failed(self, limit: int = 100) -> list[JobRow]:
         """The dead letter: failed jobs, newest first."""
@@ -273,7 +294,7 @@ class JobQueue:
                 .values(
                     state=QUEUED,
                     attempts=0,
-                    run_after=now_ms(),
+                    run_after=self.clock(),
                     finished_at=None,
                     locked_by=None,
                     lease_expires_at=None,

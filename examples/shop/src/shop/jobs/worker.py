@@ -1,12 +1,14 @@
-"""The worker: claims jobs, runs their handler under the library's retry policy, keeps the lease.
+"""The worker: claims jobs, runs their handler once per claim, keeps the lease while it runs.
 
 A handler is an ``async`` function of a :class:`JobContext`. It may finish the job itself inside
 its last write transaction (:meth:`JobContext.succeed`), so the job's outcome commits with its
-data; otherwise the worker marks it succeeded when the handler returns. An error is retried with
-backoff (:class:`commerce_kit.RetryPolicy`: exponential, jittered, honouring a ``retry_after``
-hint) until the job's attempts are spent, then the job is parked as ``failed`` with the reason
-(the dead letter; ``shop jobs retry ID`` queues it again). :class:`PermanentJobError` fails the
-job at once.
+data; otherwise the worker marks it succeeded when the handler returns. A failed attempt is
+rescheduled durably: the job goes back to ``queued`` with its error and a ``run_after`` one
+backoff later (the :class:`commerce_kit.RetryPolicy` settings: exponential, jittered, honouring a
+``retry_after`` hint such as a receiver's ``Retry-After``), so no worker holds it while it waits
+and a restart loses nothing. Once the job's attempts are spent it is parked as ``failed`` with
+the reason (the dead letter; ``shop jobs retry ID`` queues it again). :class:`PermanentJobError`
+fails the job at once.
 """
 
 from __future__ import annotations
@@ -14,7 +16,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import math
 import os
+import random
 import secrets
 import socket
 from collections.abc import Awaitable, Callable, Mapping
@@ -22,10 +26,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from commerce_kit import RetryPolicy
+from commerce_kit.resilience import Jitter
 from sqlalchemy import and_, or_, select
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shop.db import now_ms
 from shop.jobs.queue import FAILED, QUEUED, RUNNING, SUCCEEDED, Job, JobQueue
 from shop.jobs.tables import jobs
 
@@ -37,6 +41,7 @@ __all__ = [
     "PermanentJobError",
     "Worker",
     "new_worker_id",
+    "retry_delay",
 ]
 
 LOG = logging.getLogger("shop.jobs")
@@ -99,6 +104,34 @@ def _retryable(error: Exception) -> bool:
     return not isinstance(error, (PermanentJobError, LeaseLostError))
 
 
+def retry_delay(policy: RetryPolicy, attempt: int, error: Exception) -> float | None:
+    """The seconds to wait after failed attempt ``attempt`` (1-based), by ``policy``'s rules.
+
+    An error's hint (``policy.hint``, by default a ``retry_after`` attribute) is the wait as it
+    is; otherwise the wait is ``min(wait_max, wait_initial * wait_exp_base ** (attempt - 1))``
+    randomised by ``policy.jitter`` (decorrelated jitter, which needs the previous wait, is drawn
+    as full jitter here).
+
+    Returns:
+        The wait in seconds, or None when the hint asks for longer than ``policy.max_hint``
+        (the library's retry gives up then too).
+    """
+    hint = policy.hint(error) if policy.hint is not None else None
+    if isinstance(hint, (int, float)) and not isinstance(hint, bool) and not math.isnan(hint):
+        limit = policy.wait_max if policy.max_hint is None else policy.max_hint
+        return None if hint > limit else max(0.0, float(hint))
+    try:
+        cap = policy.wait_initial * policy.wait_exp_base ** (max(1, attempt) - 1)
+    except OverflowError:
+        cap = policy.wait_max
+    cap = min(cap, policy.wait_max)
+    if policy.jitter is Jitter.NONE:
+        return cap
+    if policy.jitter is Jitter.EQUAL:
+        return min(cap, cap / 2 + cap / 2 * policy.random())
+    return cap * policy.random()
+
+
 class Worker:
     """Runs jobs from the queue, ``concurrency`` at a time.
 
@@ -109,6 +142,8 @@ class Worker:
         retry_wait: The first backoff wait between attempts, in seconds.
         poll: Seconds between looks at an idle queue.
         worker_id: This worker's id (default: host, pid and a random part).
+        max_hint: The longest ``Retry-After`` honoured, in seconds; a longer one fails the job.
+        random: Returns floats in ``[0, 1)`` for the backoff jitter; inject one in tests.
     """
 
     def __init__(
@@ -120,6 +155,8 @@ class Worker:
         retry_wait: float = 1.0,
         poll: float = 0.2,
         worker_id: str | None = None,
+        max_hint: float = 86_400.0,
+        random: Callable[[], float] = random.random,
     ) -> None:
         if concurrency < 1:
             raise ValueError(f"concurrency must be 1 or more, got {concurrency}")
@@ -129,6 +166,14 @@ class Worker:
         self.retry_wait = retry_wait
         self.poll = poll
         self.worker_id = worker_id or new_worker_id()
+        #: The backoff between attempts; its ``attempts`` is unused (each job has its own).
+        self.policy = RetryPolicy(
+            on=_retryable,
+            wait_initial=retry_wait,
+            wait_max=max(retry_wait * 30, retry_wait),
+            max_hint=max_hint,
+            random=random,
+        )
         self._wake = asyncio.Event()
 
     def wake(self) -> None:
@@ -137,7 +182,7 @@ class Worker:
 
     async def _anything_due(self) -> bool:
         # A read first, so an idle worker does not take SQLite's write lock five times a second.
-        now = now_ms()
+        now = self.queue.clock()
         async with self.queue.engine.connect() as conn:
             found = await conn.scalar(
                 select(jobs.c.id)
@@ -210,33 +255,31 @@ class Worker:
             "job %d (%s) started by %s, attempt %d", job.id, job.kind, self.worker_id, job.attempts
         )
         beat = asyncio.create_task(self._heartbeat(job))
-        policy = RetryPolicy(
-            on=_retryable,
-            attempts=max(1, job.max_attempts - job.attempts + 1),
-            wait_initial=self.retry_wait,
-            wait_max=max(self.retry_wait * 30, self.retry_wait),
-            max_hint=300.0,
-        )
-        last: Exception | None = None
         try:
-            async for attempt in policy.retrying(name=f"job {job.id} ({job.kind})"):
-                with attempt:
-                    if last is not None:
-                        await self.queue.note_attempt(job.id, self.worker_id, _reason(last))
-                    try:
-                        await self._attempt(job, kind)
-                    except Exception as error:
-                        last = error
-                        LOG.warning("job %d attempt failed: %s", job.id, _reason(error))
-                        raise
+            await self._attempt(job, kind)
         except LeaseLostError:
             LOG.warning("job %d: another worker owns it now; this run is dropped", job.id)
-        except Exception as error:  # noqa: BLE001 - every failure parks the job with its reason
-            await self._fail(job, kind, _reason(error))
+        except Exception as error:  # noqa: BLE001 - every failure is rescheduled or parked
+            await self._failed_attempt(job, kind, error)
         finally:
             beat.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await beat
+
+    async def _failed_attempt(self, job: Job, kind: JobKind, error: Exception) -> None:
+        reason = _reason(error)
+        LOG.warning("job %d attempt %d failed: %s", job.id, job.attempts, reason)
+        if not _retryable(error) or job.attempts >= job.max_attempts:
+            await self._fail(job, kind, reason)
+            return
+        delay = retry_delay(self.policy, job.attempts, error)
+        if delay is None:
+            await self._fail(job, kind, f"{reason} (asked to wait longer than the limit)")
+            return
+        if await self.queue.reschedule(job.id, self.worker_id, error=reason, delay=delay):
+            LOG.info("job %d: attempt %d again in %.3f s", job.id, job.attempts + 1, delay)
+        else:
+            LOG.warning("job %d: another worker owns it now; this run is dropped", job.id)
 
     async def _attempt(self, job: Job, kind: JobKind) -> None:
         context = JobContext(job=job, worker_id=self.worker_id, queue=self.queue)
