@@ -89,6 +89,67 @@ async def test_injection_payloads_in_a_feed_are_stored_inert_or_refused(partner_
     assert "application/json" in errors.headers["content-type"]
 
 
+def naughty_strings() -> list[str]:
+    """The Big List of Naughty Strings, exactly as listed (control characters included)."""
+    path = vectors() / "payloads" / "blns.json"
+    if not path.is_file():
+        reason = f"the naughty strings list is not at {path}"
+        if os.environ.get("CI"):
+            pytest.fail(f"{reason}; CI must run the tests over it")
+        pytest.skip(reason)
+    texts = json.loads(path.read_text(encoding="utf-8"))
+    assert isinstance(texts, list) and len(texts) > 100
+    return [str(text) for text in texts]
+
+
+@pytest.mark.parametrize("fmt", ["csv", "json"])
+async def test_naughty_strings_in_a_feed_never_get_a_500_and_leave_the_database_intact(
+    partner_shop, fmt
+):
+    ps = await partner_shop()
+    texts = naughty_strings()
+    before = await table_counts(ps)
+    rows = [
+        {
+            "sku": f"N-{i}" if i % 2 else text[:60] or f"N-{i}",
+            "title": text,
+            "description": text,
+            "price": "1.00",
+            "currency": "EUR",
+            "stock": "1",
+            "brand": text[:60],
+        }
+        for i, text in enumerate(texts)
+    ]
+    if fmt == "csv":
+        out = io.StringIO()
+        writer = csv.DictWriter(out, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        response = await ps.upload(out.getvalue().encode("utf-8", "surrogatepass"))
+    else:
+        body = json.dumps(rows).encode()
+        response = await ps.upload(body, content_type="application/json", multipart=False)
+    assert 202 == response.status_code, response.text
+    await ps.run_jobs()
+    status = await ps.client.get(
+        response.headers["location"], params={"errors_limit": 1000}, headers=ps.auth
+    )
+    assert 200 == status.status_code
+    job = status.json()
+    assert "succeeded" == job["status"], job
+    assert len(texts) == job["records"] == job["accepted"] + job["rejected"]
+    assert job["accepted"] > 0
+    assert before == await table_counts(ps)
+    stored = await ps.shop.count(
+        "SELECT count(*) FROM partner_products WHERE partner_id = :p", p=ps.partner_id
+    )
+    assert job["accepted"] == stored
+    listing = await ps.client.get("/partner/products", params={"limit": 1000}, headers=ps.auth)
+    assert 200 == listing.status_code
+    assert stored == len(listing.json()["items"])
+
+
 async def test_payloads_in_paths_queries_and_webhooks_never_get_a_500(partner_shop):
     ps = await partner_shop(SHOP_PARTNER_RATE="100000/60s")
     for text in payloads()[::20]:
