@@ -19,6 +19,7 @@ import shutil
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Iterator
@@ -30,6 +31,7 @@ from typing import Any
 import httpx
 import pytest
 import redis
+from commerce_kit.redis import RedisGuard
 from commerce_kit.webhooks import Webhook
 from prometheus_client import CollectorRegistry
 from prometheus_client.multiprocess import MultiProcessCollector
@@ -320,8 +322,7 @@ def requests_per_worker(directory: Path, route: str) -> dict[str, float]:
     """How many requests to ``route`` each worker counted, from its own metrics file."""
     found: dict[str, float] = {}
     for path in sorted(directory.glob("counter_*.db")):
-        alone = directory / f"alone-{path.stem}"
-        alone.mkdir()
+        alone = Path(tempfile.mkdtemp(prefix=f"alone-{path.stem}-"))
         shutil.copy(path, alone / path.name)
         registry = CollectorRegistry()
         MultiProcessCollector(registry, path=str(alone))  # type: ignore[no-untyped-call]
@@ -332,6 +333,7 @@ def requests_per_worker(directory: Path, route: str) -> dict[str, float]:
             for sample in family.samples
             if sample.name == "shop_http_requests_total" and sample.labels.get("route") == route
         )
+        shutil.rmtree(alone)
         if total:
             found[path.stem.removeprefix("counter_")] = total
     return found
@@ -608,3 +610,127 @@ async def test_a_fleet_with_two_job_workers_runs_each_job_and_applies_each_webho
     stock = dict(rows)
     assert 6 * 1500 == len(stock)
     assert [100 + n for n in range(5)] == [stock[f"{salt}{n}-7"] for n in range(5)]
+
+
+@pytest.mark.slow
+async def test_a_fleet_of_four_workers_rides_out_a_redis_outage(
+    pg_url, redis_server, tmp_path, raw_http, shop_server
+):
+    """shop serve --workers 4 on a Redis server of the test's own, which the test kills and
+    starts again: the workers share the limit while it runs, answer without a 5xx and sell no
+    more than the stock while it is down (each worker limiting on its own), and share the limit
+    again once it is back."""
+    engine = make_engine(pg_url, pool_size=1)
+    try:
+        scarce = f"FLEET-{secrets.token_hex(4)}"
+        plenty = f"FLEET-{secrets.token_hex(4)}"
+        await create_product(engine, sku=scarce, title="Scarce", price=Decimal("9.00"), stock=10)
+        await create_product(engine, sku=plenty, title="Plenty", price=Decimal("5.00"), stock=900)
+        buyers = [
+            (await create_user(engine, f"buyer-{secrets.token_hex(4)}"))[1] for _ in range(30)
+        ]
+    finally:
+        await engine.dispose()
+
+    async def new_user() -> str:
+        engine = make_engine(pg_url, pool_size=1)
+        try:
+            return (await create_user(engine, f"burst-{secrets.token_hex(4)}"))[1]
+        finally:
+            await engine.dispose()
+
+    prefix = f"shop-outage-{secrets.token_hex(4)}:"
+    metrics_dir = tmp_path / "metrics"
+    env = {
+        "DATABASE_URL": pg_url,
+        "REDIS_URL": redis_server.url,
+        "SHOP_REDIS_PREFIX": prefix,
+        "SHOP_CHECKOUT_RATE": "5/60s",
+        "PROMETHEUS_MULTIPROC_DIR": str(metrics_dir),
+    }
+    log = tmp_path / "serve.log"
+    with shop_server(pg_url, log, "--workers", str(WORKERS), **env) as base_url:
+
+        async def once(method: str, path: str, body: bytes = b"", token: str = "") -> int:
+            # A connection per request, so that the kernel hands them to every worker.
+            connection = raw_http(base_url)
+            headers = {"Content-Type": "application/json"}
+            if token:
+                headers["Authorization"] = f"Bearer {token}"
+            try:
+                status, _, _ = await connection.request(method, path, body, headers)
+            finally:
+                await connection.close()
+            return int(status)
+
+        def buy(sku: str) -> bytes:
+            return json.dumps({"sku": sku, "quantity": 1, "payment_method": "card"}).encode()
+
+        async def burst(token: str, count: int = 20) -> Counter[int]:
+            return Counter(
+                await asyncio.gather(
+                    *(once("POST", "/flash/checkout", buy(plenty), token) for _ in range(count))
+                )
+            )
+
+        async def listings(count: int) -> set[int]:
+            return set(
+                await asyncio.gather(*(once("GET", "/flash/products") for _ in range(count)))
+            )
+
+        # Redis up: one limit for the user across the fleet.
+        assert {200} == await listings(20)
+        assert Counter({201: 5, 429: 15}) == await burst(await new_user())
+
+        redis_server.stop()
+        # Redis down: every answer is one the shop gives without Redis, never a 5xx.
+        assert {200} == await listings(40)
+        down = await burst(await new_user())
+        # Each worker limits on its own: at least the limit, at most the limit per worker.
+        assert set(down) <= {201, 429}, down
+        assert 5 <= down[201] <= 5 * WORKERS, down
+        sales = Counter(
+            await asyncio.gather(
+                *(once("POST", "/flash/checkout", buy(scarce), token) for token in buyers)
+            )
+        )
+        # No oversell: the stock is PostgreSQL's, Redis or not.
+        assert Counter({201: 10, 409: 20}) == sales, sales
+        assert {200} == await listings(20)
+
+        # Redis back (empty, on the same port). A worker whose guard opened skips Redis until
+        # the guard's reset timeout has passed (the shop keeps the library's default), then
+        # sends a trial command with its next request and, finding Redis, uses it again. Bursts
+        # until each worker has served a checkout since then give every worker its trial.
+        redis_server.start()
+        await asyncio.sleep(RedisGuard("shop-redis").reset_timeout + 0.5)
+        served = requests_per_worker(metrics_dir, "/flash/checkout")
+        warm = await new_user()
+        deadline = time.monotonic() + 30
+        while True:
+            waiting = await burst(warm, count=8)
+            assert set(waiting) <= {201, 429}, waiting
+            now = requests_per_worker(metrics_dir, "/flash/checkout")
+            if sum(count > served.get(pid, 0) for pid, count in now.items()) == WORKERS:
+                break
+            assert time.monotonic() < deadline, f"some worker served no checkout: {now}"
+        # Every worker shares the limit again: a user's burst admits exactly the limit.
+        assert Counter({201: 5, 429: 15}) == await burst(await new_user())
+        assert {200} == await listings(20)
+
+    client = redis.Redis(port=redis_server.port)
+    try:
+        assert client.keys(prefix + "rl:*"), "the limiter never wrote to Redis again"
+    finally:
+        client.close()
+    engine = make_engine(pg_url, pool_size=1)
+    try:
+        async with engine.connect() as conn:
+            stock = await conn.scalar(select(products.c.stock).where(products.c.sku == scarce))
+            paid = await conn.scalar(
+                text("SELECT count(*) FROM orders WHERE sku = :s AND status = 'paid'"),
+                {"s": scarce},
+            )
+    finally:
+        await engine.dispose()
+    assert (0, 10) == (stock, paid)
