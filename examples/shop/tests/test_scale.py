@@ -11,6 +11,7 @@ the tests skip with the reason; under ``CI=true`` they fail.
 from __future__ import annotations
 
 import asyncio
+import functools
 import json
 import os
 import re
@@ -22,7 +23,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
@@ -318,6 +319,26 @@ def test_fleet_metrics_is_only_for_several_workers(monkeypatch, tmp_path):
 WORKERS = 4
 
 
+async def fresh_request(
+    connect: Callable[[], Any], method: str, path: str, body: bytes = b"", token: str = ""
+) -> int:
+    """One request on a connection of its own, so that the kernel hands them to every worker."""
+    connection = connect()
+    headers = {"Content-Type": "application/json"}
+    if token:
+        headers["Authorization"] = f"Bearer {token}"
+    try:
+        status, _, _ = await connection.request(method, path, body, headers)
+    finally:
+        await connection.close()
+    return int(status)
+
+
+def checkout_body(sku: str) -> bytes:
+    """A checkout of one unit of ``sku`` by card."""
+    return json.dumps({"sku": sku, "quantity": 1, "payment_method": "card"}).encode()
+
+
 def requests_per_worker(directory: Path, route: str) -> dict[str, float]:
     """How many requests to ``route`` each worker counted, from its own metrics file."""
     found: dict[str, float] = {}
@@ -369,21 +390,8 @@ async def test_a_fleet_of_four_workers_shares_limits_stock_and_the_listing(  # n
     }
     fleet = ("--workers", str(WORKERS))
     with shop_server(pg_url, tmp_path / "serve.log", *fleet, **env) as base_url:
-
-        async def once(method: str, path: str, body: bytes = b"", token: str = "") -> int:
-            # A connection per request, so that the kernel hands them to every worker.
-            connection = raw_http(base_url)
-            headers = {"Content-Type": "application/json"}
-            if token:
-                headers["Authorization"] = f"Bearer {token}"
-            try:
-                status, _, _ = await connection.request(method, path, body, headers)
-            finally:
-                await connection.close()
-            return int(status)
-
-        def buy(sku: str) -> bytes:
-            return json.dumps({"sku": sku, "quantity": 1, "payment_method": "card"}).encode()
+        once = functools.partial(fresh_request, functools.partial(raw_http, base_url))
+        buy = checkout_body
 
         listings = await asyncio.gather(*(once("GET", "/flash/products") for _ in range(120)))
         greedy_tries = await asyncio.gather(
@@ -658,21 +666,8 @@ async def test_a_fleet_of_four_workers_rides_out_a_redis_outage(
     }
     log = tmp_path / "serve.log"
     with shop_server(pg_url, log, "--workers", str(WORKERS), **env) as base_url:
-
-        async def once(method: str, path: str, body: bytes = b"", token: str = "") -> int:
-            # A connection per request, so that the kernel hands them to every worker.
-            connection = raw_http(base_url)
-            headers = {"Content-Type": "application/json"}
-            if token:
-                headers["Authorization"] = f"Bearer {token}"
-            try:
-                status, _, _ = await connection.request(method, path, body, headers)
-            finally:
-                await connection.close()
-            return int(status)
-
-        def buy(sku: str) -> bytes:
-            return json.dumps({"sku": sku, "quantity": 1, "payment_method": "card"}).encode()
+        once = functools.partial(fresh_request, functools.partial(raw_http, base_url))
+        buy = checkout_body
 
         async def burst(token: str, count: int = 20) -> Counter[int]:
             return Counter(
