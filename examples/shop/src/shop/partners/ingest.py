@@ -1,4 +1,4 @@
-"""Feed ingest: accept an upload (bytes and job in one transaction), then the job that reads it.
+"""Feed ingest: the job that reads a received feed (see :mod:`shop.partners.uploads`).
 
 The job streams the feed through the :mod:`commerce_kit.feeds` adapter registry (a format an
 installed plugin registers is read with no change here), validates each record with
@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import hashlib
 import json
 import logging
 from collections.abc import Iterator
@@ -25,10 +24,8 @@ from commerce_kit import FeedError
 from commerce_kit.feeds import (
     FeedLimitError,
     FeedLimits,
-    UnknownFeedFormatError,
     UnsafeFeedError,
     parse_feed,
-    registry,
 )
 from commerce_kit.typing import ValidationEvent
 from commerce_kit.validation import (
@@ -47,137 +44,14 @@ from shop.jobs.queue import JobQueue, enqueue
 from shop.jobs.tables import jobs
 from shop.jobs.worker import JobContext, PermanentJobError
 from shop.partners.tables import feeds, job_errors, partner_products
+from shop.partners.uploads import read_feed
 
-__all__ = [
-    "MAX_STORED_ERRORS",
-    "FeedRefusedError",
-    "accept_feed",
-    "price_text",
-    "run_ingest",
-    "supported_formats",
-]
+__all__ = ["MAX_STORED_ERRORS", "price_text", "run_ingest"]
 
 LOG = logging.getLogger("shop.ingest")
 SECURITY = logging.getLogger("shop.security")
 #: Errors kept per job; more are counted, not stored.
 MAX_STORED_ERRORS = 10_000
-_HEAD = 64 * 1024
-
-
-class FeedRefusedError(Exception):
-    """An upload refused before it is queued (unknown format, XML attack)."""
-
-    def __init__(
-        self, status: int, code: str, detail: str, supported: tuple[str, ...] = ()
-    ) -> None:
-        super().__init__(detail)
-        self.status = status
-        self.code = code
-        self.detail = detail
-        self.supported = supported
-
-
-@dataclass(frozen=True, slots=True)
-class Upload:
-    """A feed as received."""
-
-    body: bytes
-    content_type: str | None
-    filename: str | None
-    mode: str
-    dry_run: bool
-
-
-def supported_formats() -> tuple[str, ...]:
-    """The formats the registry reads (plugins included)."""
-    return tuple(registry.names)
-
-
-def _is_xml(head: bytes) -> bool:
-    return head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"<")
-
-
-async def accept_feed(
-    queue: JobQueue,
-    partner_id: int,
-    upload: Upload,
-    *,
-    max_attempts: int,
-    source: str,
-    request_id: str | None,
-) -> tuple[int, bool]:
-    """Store the feed and its job in one transaction; return ``(job id, whether new)``.
-
-    The same bytes with the same mode and dry-run flag from one partner are the same job.
-
-    Raises:
-        FeedRefusedError: The format is not one the registry reads (415), or an XML feed carries
-            a document type declaration (the door of every entity attack; 422).
-    """
-    head = upload.body[:_HEAD]
-    try:
-        adapter = registry.select(
-            content_type=upload.content_type, filename=upload.filename, head=head
-        )
-    except UnknownFeedFormatError as error:
-        raise FeedRefusedError(
-            415,
-            "unsupported_feed_format",
-            "This feed format is not supported. Supported formats: "
-            + ", ".join(supported_formats())
-            + ".",
-            supported_formats(),
-        ) from error
-    if _is_xml(head) and (b"<!DOCTYPE" in upload.body.upper() or b"<!ENTITY" in upload.body):
-        SECURITY.warning(
-            json.dumps(
-                {
-                    "event": "feed_refused",
-                    "rule": "xml.doctype",
-                    "partner_id": partner_id,
-                    "source": source,
-                    "request_id": request_id,
-                },
-                separators=(",", ":"),
-            )
-        )
-        raise FeedRefusedError(
-            422,
-            "unsafe_feed",
-            "XML feeds must not contain a document type declaration (DOCTYPE or ENTITY).",
-        )
-    checksum = hashlib.sha256(upload.body).hexdigest()
-    dedup = f"feed:{partner_id}:{checksum}:{upload.mode}:{int(upload.dry_run)}"
-    payload = {"source": source, "request_id": request_id, "format": adapter.name}
-
-    async def work(conn: AsyncConnection) -> tuple[int, bool]:
-        job_id, new = await enqueue(
-            conn,
-            "ingest_feed",
-            payload,
-            max_attempts=max_attempts,
-            partner_id=partner_id,
-            dedup_key=dedup,
-        )
-        if new:
-            await conn.execute(
-                insert(feeds).values(
-                    partner_id=partner_id,
-                    job_id=job_id,
-                    checksum=checksum,
-                    mode=upload.mode,
-                    dry_run=upload.dry_run,
-                    format=adapter.name,
-                    content_type=(upload.content_type or "")[:200] or None,
-                    filename=(upload.filename or "")[:255] or None,
-                    size=len(upload.body),
-                    body=upload.body,
-                    created_at=now_ms(),
-                )
-            )
-        return job_id, new
-
-    return await queue.write(work)
 
 
 def price_text(minor: int, currency: str) -> str:
@@ -431,8 +305,9 @@ async def run_ingest(ctx: JobContext, *, batch_size: int, max_bytes: int) -> Non
     partner_id = job.partner_id or 0
     async with queue.engine.connect() as conn:
         feed = (await conn.execute(select(feeds).where(feeds.c.job_id == job.id))).first()
-    if feed is None:
-        raise PermanentJobError("the feed of this job is missing")
+        if feed is None:
+            raise PermanentJobError("the feed of this job is missing")
+        body = await read_feed(conn, feed.id, feed.body)
 
     async def reset(conn: AsyncConnection) -> None:
         # A run after a crash starts the counts and errors afresh; product upserts are idempotent.
@@ -448,7 +323,7 @@ async def run_ingest(ctx: JobContext, *, batch_size: int, max_bytes: int) -> Non
     validator = Validator(hooks=[security], max_errors=None)
     limits = FeedLimits(max_bytes=max_bytes)
     try:
-        records = parse_feed(feed.body, format=feed.format, limits=limits, columns="auto")
+        records = parse_feed(body, format=feed.format, limits=limits, columns="auto")
     except FeedError as error:
         await _fail_feed(queue, job.id, error)
         raise PermanentJobError(f"feed refused: {error}") from None

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 from datetime import datetime, timezone
 from typing import Annotated, Any
 
@@ -11,13 +12,18 @@ from fastapi.responses import HTMLResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from sqlalchemy import func, select
-from starlette.datastructures import UploadFile
 
 from shop.jobs.tables import jobs
 from shop.partners.auth import Partner
-from shop.partners.ingest import FeedRefusedError, Upload, accept_feed, price_text
+from shop.partners.ingest import price_text
 from shop.partners.service import PartnerServices
 from shop.partners.tables import feeds, job_errors, partner_products
+from shop.partners.uploads import (
+    FeedReceiver,
+    FeedRefusedError,
+    FeedTooLargeError,
+    MultipartFile,
+)
 from shop.partners.webhooks import BadWebhookError
 from shop.problems import ProblemError, problem
 
@@ -88,6 +94,43 @@ async def _read_limited(request: Request, limit: int) -> bytes:
             raise _too_large(limit)
         chunks.append(chunk)
     return b"".join(chunks)
+
+
+async def _receive(
+    request: Request, receiver: FeedReceiver, limit: int
+) -> tuple[str | None, str | None]:
+    """Stream the feed into ``receiver``; return its content type and file name.
+
+    A multipart body's field ``file`` is taken as it is parsed; any other body is the feed.
+    """
+    content_type = request.headers.get("content-type")
+    if not (content_type and content_type.lower().startswith("multipart/form-data")):
+        async for chunk in request.stream():
+            await receiver.write(chunk)
+        return content_type, None
+    try:
+        form = MultipartFile(content_type)
+    except ValueError as error:
+        raise _bad_form(str(error)) from None
+    received = 0
+    async for chunk in request.stream():
+        received += len(chunk)
+        if received > limit + _MULTIPART_OVERHEAD:
+            raise FeedTooLargeError(limit)
+        try:
+            form.write(chunk)
+        except ValueError as error:
+            raise _bad_form(str(error)) from None
+        await receiver.write(form.take())
+    form.finish()
+    await receiver.write(form.take())
+    if not form.found:
+        raise _bad_form("Send the feed as the multipart field 'file'.")
+    return form.content_type, form.filename
+
+
+def _bad_form(detail: str) -> ProblemError:
+    return ProblemError(problem(422, "invalid_request", "Unprocessable Content", detail))
 
 
 class Accepted(BaseModel):
@@ -170,49 +213,44 @@ async def upload_feed(
     """Queue a feed (multipart ``file`` or a raw body with its ``Content-Type``)."""
     services = _services(request)
     limit = services.settings.feed_max_bytes
-    content_type = request.headers.get("content-type")
-    filename: str | None = None
-    if content_type and content_type.lower().startswith("multipart/form-data"):
-        raw = await _read_limited(request, limit + _MULTIPART_OVERHEAD)
-        request._body = raw  # noqa: SLF001 - let Starlette parse the bytes already read
-        form = await request.form(max_files=1, max_fields=10)
-        upload = form.get("file")
-        if not isinstance(upload, UploadFile):
-            raise ProblemError(
-                problem(
-                    422,
-                    "invalid_request",
-                    "Unprocessable Content",
-                    "Send the feed as the multipart field 'file'.",
-                )
-            )
-        body = await upload.read()
-        await form.close()
-        if len(body) > limit:
-            raise _too_large(limit)
-        filename = upload.filename
-        content_type = upload.content_type
-    else:
-        body = await _read_limited(request, limit)
     flag = _flag(dry_run)
+    declared = request.headers.get("content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit + _MULTIPART_OVERHEAD:
+        raise _too_large(limit)
     request_id = request.scope.get("state", {}).get("request_id")
+    receiver = FeedReceiver(services.queue, partner.id, limit=limit)
     try:
-        job_id, _new = await accept_feed(
-            services.queue,
-            partner.id,
-            Upload(body, content_type, filename, mode, flag),
+        content_type, filename = await _receive(request, receiver, limit)
+        job_id, _new = await receiver.finish(
+            content_type=content_type,
+            filename=filename,
+            mode=mode,
+            dry_run=flag,
             max_attempts=services.settings.job_attempts,
             source=request.client.host if request.client else "unknown",
             request_id=request_id,
         )
+    except FeedTooLargeError:
+        await receiver.abort()
+        raise _too_large(limit) from None
     except FeedRefusedError as refused:
-        title = "Unsupported Media Type" if refused.status == 415 else "Unprocessable Content"
+        titles = {415: "Unsupported Media Type", 408: "Request Timeout"}
         extra: dict[str, object] = {}
         if refused.supported:
             extra["supported_formats"] = list(refused.supported)
         raise ProblemError(
-            problem(refused.status, refused.code, title, refused.detail), extra=extra
+            problem(
+                refused.status,
+                refused.code,
+                titles.get(refused.status, "Unprocessable Content"),
+                refused.detail,
+            ),
+            extra=extra,
         ) from None
+    except BaseException:
+        # Cut off (or any other failure): nothing of this upload stays behind.
+        await asyncio.shield(receiver.abort())
+        raise
     services.worker.wake()
     status_url = f"/partner/jobs/{job_id}"
     return _limited(
@@ -388,6 +426,6 @@ async def upload_page(request: Request) -> Response:
 
 
 def _formats() -> tuple[str, ...]:
-    from shop.partners.ingest import supported_formats  # noqa: PLC0415
+    from shop.partners.uploads import supported_formats  # noqa: PLC0415
 
     return supported_formats()

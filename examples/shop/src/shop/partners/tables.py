@@ -23,7 +23,15 @@ from sqlalchemy import (
 
 from shop.db import metadata
 
-__all__ = ["audit_log", "feeds", "job_errors", "partner_keys", "partner_products", "partners"]
+__all__ = [
+    "audit_log",
+    "feed_parts",
+    "feeds",
+    "job_errors",
+    "partner_keys",
+    "partner_products",
+    "partners",
+]
 
 partners = Table(
     "partners",
@@ -100,8 +108,20 @@ feeds = Table(
     Column("content_type", String(200), nullable=True),
     Column("filename", String(255), nullable=True),
     Column("size", Integer, nullable=False),
-    Column("body", LargeBinary, nullable=False),
+    # Feeds received before parts existed keep their bytes here; newer ones are in feed_parts.
+    Column("body", LargeBinary, nullable=True),
     Column("created_at", BigInteger, nullable=False),
+    Index("ix_feeds_job_id", "job_id"),
+)
+
+# A feed's bytes, committed part by part as the upload arrives (see shop.partners.uploads). A
+# feed row whose job_id is still null is an upload in progress (or abandoned: swept later).
+feed_parts = Table(
+    "feed_parts",
+    metadata,
+    Column("feed_id", Integer, ForeignKey("feeds.id"), primary_key=True),
+    Column("seq", Integer, primary_key=True),
+    Column("data", LargeBinary, nullable=False),
 )
 
 job_errors = Table(
