@@ -365,3 +365,17 @@ def test_the_declaration_scan_agrees_with_a_whole_body_search_for_any_chunking(p
         start += cut
     scan.update(data[start:])
     assert _declares(data) == scan.found
+
+
+@given(st.text(alphabet=st.sampled_from("ab\\\t\n\r é€\x00"), max_size=30))
+def test_a_copy_field_is_escaped_exactly_as_a_full_translate_would(value):
+    from shop.partners.ingest import _COPY_ESCAPES, _copy_field
+
+    assert value.translate(_COPY_ESCAPES) == _copy_field(value)
+
+
+@pytest.mark.anyio
+async def test_the_ingest_batch_defaults_to_the_database(partner_shop):
+    ps = await partner_shop(SHOP_INGEST_BATCH=None)
+    expected = 20_000 if ps.services.queue.engine.dialect.name == "postgresql" else 5_000
+    assert expected == ps.services.ingest_batch

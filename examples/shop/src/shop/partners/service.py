@@ -41,6 +41,8 @@ class PartnerServices:
     callbacks: CallbackPolicy
     http: httpx.AsyncClient
     worker: Worker
+    #: Products per write batch of the feed ingest (the setting, or the database's default).
+    ingest_batch: int
 
     @contextlib.asynccontextmanager
     async def running(self, *, worker: bool | None = None) -> AsyncIterator[None]:
@@ -75,8 +77,10 @@ def build_services(
     callbacks = CallbackPolicy.parse(settings.callback_allow)
     http = httpx.AsyncClient(timeout=10.0, follow_redirects=False, trust_env=False)
 
+    batch = settings.ingest_batch or (20_000 if engine.dialect.name == "postgresql" else 5_000)
+
     async def ingest(ctx: JobContext) -> None:
-        await run_ingest(ctx, batch_size=settings.ingest_batch, max_bytes=settings.feed_max_bytes)
+        await run_ingest(ctx, batch_size=batch, max_bytes=settings.feed_max_bytes)
 
     kinds = {
         "ingest_feed": JobKind(ingest, on_failed=enqueue_failure_mail),
@@ -104,6 +108,7 @@ def build_services(
         callbacks=callbacks,
         http=http,
         worker=worker,
+        ingest_batch=batch,
     )
 
 
