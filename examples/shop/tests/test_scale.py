@@ -721,6 +721,19 @@ async def test_a_fleet_of_four_workers_rides_out_a_redis_outage(
         assert Counter({201: 5, 429: 15}) == await burst(await new_user())
         assert {200} == await listings(20)
 
+    # Each worker process logs the guard's one line when Redis fails and when it is back, in
+    # the shop's format with its process id (uvicorn's workers are fresh interpreters).
+    output = log.read_text()
+    failing = set(
+        re.findall(r"WARNING commerce_kit\.redis \[(\d+)\] Redis 'shop-redis' is failing", output)
+    )
+    back = set(
+        re.findall(
+            r"WARNING commerce_kit\.redis \[(\d+)\] Redis 'shop-redis' answers again", output
+        )
+    )
+    assert failing, output[-3000:]
+    assert failing <= back, output[-3000:]
     client = redis.Redis(port=redis_server.port)
     try:
         assert client.keys(prefix + "rl:*"), "the limiter never wrote to Redis again"

@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import sys
 from collections.abc import Sequence
 from decimal import Decimal, InvalidOperation
@@ -148,11 +147,12 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
     from shop.admin import is_empty, seed_demo  # noqa: PLC0415
     from shop.db import make_engine  # noqa: PLC0415
     from shop.migrate import upgrade  # noqa: PLC0415
+    from shop.observability import configure_logging, uvicorn_log_config  # noqa: PLC0415
     from shop.scale import fleet_metrics  # noqa: PLC0415
 
     if workers < 1:
         return _fail(f"--workers must be 1 or more, got {workers}")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
     upgrade(settings.database_url)
 
     async def seed() -> list[tuple[str, str]]:
@@ -181,6 +181,7 @@ def _serve(settings: Settings, host: str, port: int, workers: int) -> int:
             port=port,
             workers=workers,
             log_level="info",
+            log_config=uvicorn_log_config(),
             access_log=False,
         )
     return 0

@@ -8,6 +8,7 @@ document and one structured log line, so no stack trace reaches a client.
 
 from __future__ import annotations
 
+import copy
 import json
 import logging
 import re
@@ -23,9 +24,45 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from shop.problems import problem, problem_response
 
-__all__ = ["Metrics", "RequestMiddleware", "log_error", "new_request_id"]
+__all__ = [
+    "LOG_FORMAT",
+    "Metrics",
+    "RequestMiddleware",
+    "configure_logging",
+    "log_error",
+    "new_request_id",
+    "uvicorn_log_config",
+]
 
 LOG = logging.getLogger("shop")
+#: One line per record; the process id tells the workers of a fleet apart.
+LOG_FORMAT = "%(asctime)s %(levelname)s %(name)s [%(process)d] %(message)s"
+
+
+def configure_logging() -> None:
+    """Send INFO and above of every logger (the shop's and the library's) to stderr."""
+    logging.basicConfig(level=logging.INFO, format=LOG_FORMAT)
+
+
+def uvicorn_log_config() -> dict[str, Any]:
+    """Uvicorn's logging configuration plus the root logger, in :data:`LOG_FORMAT`.
+
+    uvicorn applies this in every worker process it starts (``--workers N`` spawns fresh
+    interpreters, which a ``basicConfig`` in the parent never reaches), so the shop's and
+    commerce_kit's log lines, such as the Redis guard's warning, come out of each worker.
+    """
+    from uvicorn.config import LOGGING_CONFIG  # noqa: PLC0415 - only the server needs uvicorn
+
+    config = copy.deepcopy(LOGGING_CONFIG)
+    config["formatters"]["shop"] = {"format": LOG_FORMAT}
+    config["handlers"]["shop"] = {
+        "class": "logging.StreamHandler",
+        "formatter": "shop",
+        "stream": "ext://sys.stderr",
+    }
+    config["root"] = {"level": "INFO", "handlers": ["shop"]}
+    return config
+
 
 _CLIENT_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 

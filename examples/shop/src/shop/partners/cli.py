@@ -5,7 +5,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import logging
 import re
 import signal
 import sys
@@ -169,11 +168,12 @@ async def _jobs(settings: Settings, engine: Any, args: argparse.Namespace) -> in
 
 def _worker(settings: Settings, concurrency: int) -> int:
     from shop.db import make_engine  # noqa: PLC0415
+    from shop.observability import configure_logging  # noqa: PLC0415
     from shop.partners.service import build_services  # noqa: PLC0415
 
     if concurrency < 1:
         return _fail(f"--concurrency must be 1 or more, got {concurrency}")
-    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    configure_logging()
 
     async def main() -> None:
         engine = make_engine(settings.database_url, pool_size=concurrency + 2)
