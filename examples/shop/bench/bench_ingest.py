@@ -183,11 +183,22 @@ def make_feed_of_size(size: int, salt: int) -> bytes:
     return body.replace(b"Brand 0\n", b"Brand %d\n" % (salt + 10**6), 1)[:size]
 
 
+def _size_name(size: int) -> str:
+    if size == 20 * 1024 * 1024:
+        return "20 MiB (the limit)"
+    return f"{size / 1e6:.1f} MB" if size >= 1e6 else f"{size / 1e3:.0f} kB"
+
+
 def main() -> int:
     parser = argparse.ArgumentParser()
     parser.add_argument("--records", type=int, default=100_000)
     parser.add_argument("--postgres", default=os.environ.get("BENCH_POSTGRES_URL"))
     parser.add_argument("--uploads", type=int, default=5, help="uploads per size (0: none)")
+    parser.add_argument(
+        "--upload-sizes",
+        default=f"100000,7600000,{20 * 1024 * 1024}",
+        help="comma-separated sizes in bytes of the timed uploads (default up to the limit)",
+    )
     args = parser.parse_args()
     body = make_feed(args.records)
     print(f"feed: {args.records} records, {len(body) / 1e6:.1f} MB")
@@ -205,7 +216,7 @@ def main() -> int:
             f" upload committed in {upload * 1000:.0f} ms"
         )
     if args.uploads:
-        sizes = {"100 kB": 100_000, "7.6 MB": 7_600_000, "20 MiB (the limit)": 20 * 1024 * 1024}
+        sizes = {_size_name(int(n)): int(n) for n in args.upload_sizes.split(",")}
         for name, url in targets.items():
             for size, (after, after_max, whole, whole_max) in upload_times(
                 url, sizes, args.uploads
