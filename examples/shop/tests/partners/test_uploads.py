@@ -379,3 +379,37 @@ async def test_the_ingest_batch_defaults_to_the_database(partner_shop):
     ps = await partner_shop(SHOP_INGEST_BATCH=None)
     expected = 20_000 if ps.services.queue.engine.dialect.name == "postgresql" else 5_000
     assert expected == ps.services.ingest_batch
+
+
+@given(
+    st.integers(1, 50_000),
+    st.integers(0, 10**6),
+    st.integers(0, 10**6),
+    st.one_of(st.none(), st.integers(1, 10**6)),
+)
+def test_ingest_batches_stay_within_their_bounds(size, lines, done, line):
+    from shop.partners.ingest import MIN_BATCH, _Batches
+
+    batches = _Batches(iter(()), 1, 1, form="count")
+    batches.processed, batches.last_line = done, line
+    got = batches.next_size(size, lines)
+    assert min(size, MIN_BATCH) <= got <= size
+    if not done or not line or lines <= done:
+        assert size == got
+
+
+def test_ingest_batches_shrink_near_the_end_of_the_feed_only():
+    from shop.partners.ingest import MIN_BATCH, _Batches
+
+    batches = _Batches(iter(()), 1, 1, form="count")
+    # One record a line, 100k lines: full batches while many records are left...
+    batches.processed, batches.last_line = 20_000, 20_001
+    assert 20_000 == batches.next_size(20_000, 100_001)
+    # ...then half of what is left, down to the floor.
+    batches.processed, batches.last_line = 80_000, 80_001
+    assert 9_999 <= batches.next_size(20_000, 100_001) <= 10_000
+    batches.processed, batches.last_line = 99_000, 99_001
+    assert MIN_BATCH == batches.next_size(20_000, 100_001)
+    # A JSON array on one line gives no estimate: the batches keep their size.
+    batches.processed, batches.last_line = 20_000, 1
+    assert 20_000 == batches.next_size(20_000, 1)
