@@ -14,14 +14,20 @@ through the same kind of client, one connection, no pipelining:
   against one on the in-memory store (the floor): the closed path reads a local view.
 
 :func:`extra_lines` adds what a time per hit does not show: round trips per decision (counted
-on the connection) and over-admission when 4 threads hammer one key, for ours and for limits.
+on the connection) and over-admission when 4 threads hammer one key, for ours and for limits. It
+also times the rate-limit groups again in short interleaved rounds (every implementation in
+turn, a few hundred hits each, the order rotating) and gives each ratio as the median of its
+per-round ratios: on a shared machine whose speed swings for seconds at a time, a swing then
+touches every implementation of a round alike.
 Without a Redis server the module runs no case and says why; under ``CI`` that is an error.
 """
 
 from __future__ import annotations
 
+import gc
 import itertools
 import os
+import statistics
 import threading
 import time
 from collections.abc import Callable
@@ -44,6 +50,8 @@ HIGH = 10**9
 LOW = 5
 HOUR = 3600
 NUMBER = 2_000  # a hit is a round trip: tens of microseconds, so fewer of them per repeat
+ROUNDS = 30  # the interleaved timing: rounds, and hits per implementation in each
+PER_ROUND = 200
 STRATEGIES = ("exact", "sliding_counter", "gcra")
 
 Hit = Callable[[str], object]
@@ -173,6 +181,55 @@ def cases() -> list[Case | MemoryCase]:
     return out
 
 
+# -- interleaved rounds ----------------------------------------------------------------------------
+
+
+def _time_round(op: Callable[[], object], hits: int) -> float:
+    start = time.perf_counter_ns()
+    for _ in range(hits):
+        op()
+    return (time.perf_counter_ns() - start) / hits
+
+
+def _interleaved(smoke: bool) -> list[str]:
+    """Each rate-limit group timed in interleaved rounds, with per-round ratios, as Markdown."""
+    rounds, hits = (2, 5) if smoke else (ROUNDS, PER_ROUND)
+    lines = [
+        "#### Redis RateLimiter.hit, 1 key: interleaved rounds",
+        "",
+        f"{rounds} rounds; in each, every implementation makes {hits} hits in turn (the order "
+        "rotating). Times are the median over rounds; each ratio is the median of the ratios "
+        "within a round.",
+        "",
+        "| group | commerce_kit ns | limits moving ns | limits counter ns | floor ns "
+        "| fastest limits / commerce_kit | commerce_kit / floor |",
+        "|---|---:|---:|---:|---:|---:|---:|",
+    ]
+    for strategy in STRATEGIES:
+        for mode, setup in (("allowed", _allowed), ("denied", _denied)):
+            makes = [_ours(strategy), *(make for _, _, make in _PEERS)]
+            ops = [setup(make)() for make in makes]  # ours, moving, counter, floor
+            samples: list[list[float]] = [[] for _ in ops]
+            gc.collect()
+            gc.disable()
+            try:
+                for r in range(rounds):
+                    for i in [*range(r % len(ops), len(ops)), *range(r % len(ops))]:
+                        samples[i].append(_time_round(ops[i], hits))
+            finally:
+                gc.enable()
+            ours, moving, counter, floor = samples
+            vs_peer = [min(m, c) / o for o, m, c in zip(ours, moving, counter, strict=True)]
+            vs_floor = [o / f for o, f in zip(ours, floor, strict=True)]
+            times = " | ".join(f"{statistics.median(s):,.0f}" for s in samples)
+            lines.append(
+                f"| {strategy}, {mode} | {times} | {statistics.median(vs_peer):.2f}x "
+                f"| {statistics.median(vs_floor):.2f}x |"
+            )
+    lines.append("")
+    return lines
+
+
 # -- round trips and over-admission ----------------------------------------------------------------
 
 
@@ -228,6 +285,7 @@ def extra_lines(smoke: bool) -> list[str]:
         over = _over_admission(make, limit, threads, each)
         lines.append(f"| {name} | {trips:.2f} | {over} |")
     lines.append("")
+    lines += _interleaved(smoke)
     for line in lines:
         print(line)
     _cleanup()

@@ -209,13 +209,16 @@ def test_keys_carry_a_hash_tag_and_expire_when_idle(
     assert -1 == client.pttl(f"{prefix}rl-policies")  # one entry per policy, kept
 
 
+@pytest.mark.parametrize("policies", [1, 2])
 @pytest.mark.parametrize("strategy", STRATEGIES)
 def test_a_decision_is_one_round_trip(
-    counting_client: redis.Redis, prefix: str, strategy: Strategy
+    counting_client: redis.Redis, prefix: str, strategy: Strategy, policies: int
 ) -> None:
     store = RedisRateLimitStore(counting_client, prefix=prefix)
     limiter = RateLimiter.multi(
-        RateLimit(3, HOUR, name="a", strategy=strategy), RateLimit(5, 60, name="b"), store=store
+        RateLimit(3, HOUR, name="a", strategy=strategy),
+        *[RateLimit(5, 60, name="b")][: policies - 1],
+        store=store,
     )
     limiter.hit("k")  # loads the script if the server lacks it
     before = CountingConnection.sent
@@ -224,6 +227,41 @@ def test_a_decision_is_one_round_trip(
     limiter.peek("k")
     limiter.refund("k")
     assert 7 == CountingConnection.sent - before
+
+
+def test_the_sync_and_asyncio_faces_share_the_state_of_a_non_ascii_key(
+    client: redis.Redis, redis_url: str, prefix: str
+) -> None:
+    # The sync face packs its commands itself, the asyncio face through redis-py: one key.
+    RateLimiter(2, HOUR, store=RedisRateLimitStore(client, prefix=prefix)).hit("ключ")
+
+    async def main() -> float:
+        aclient = redis.asyncio.Redis.from_url(redis_url)
+        store = RedisRateLimitStore(aclient=aclient, prefix=prefix)
+        try:
+            return (await RateLimiter(2, HOUR, store=store).apeek("ключ")).remaining
+        finally:
+            await aclient.aclose()
+
+    assert 1 == asyncio.run(main())
+
+
+def test_a_single_connection_client_shares_the_budget_of_a_pooled_one(
+    redis_url: str, prefix: str
+) -> None:
+    single = redis.Redis.from_url(redis_url, single_connection_client=True)
+    pooled = redis.Redis.from_url(redis_url)
+    try:
+        limiters = [
+            RateLimiter(3, HOUR, store=RedisRateLimitStore(c, prefix=prefix))
+            for c in (single, pooled)
+        ]
+        assert [True, True, True, False] == [
+            limiter.hit("k").allowed for limiter in limiters + limiters
+        ]
+    finally:
+        single.close()
+        pooled.close()
 
 
 def test_the_script_is_loaded_again_after_the_server_forgets_it(server: Server) -> None:

@@ -1,5 +1,9 @@
 -- One rate-limit decision for one key, under every policy of a limiter, on the server's clock.
 --
+-- This file is the script for a limiter with several policies (RateLimiter.multi), and the
+-- source of the smaller scripts a limiter with one policy runs (see _rate_limit.py: its
+-- strategy's code only, its constants inlined, one script per action).
+--
 -- KEYS[i]: the state of policy i. ARGV[1]: 'hit', 'peek' or 'refund'; ARGV[2]: the cost; then one
 -- string per policy, five fields apart by spaces: strategy ('e' exact, 'c' sliding counter, 'g'
 -- GCRA), limit, window (seconds), capacity (burst) and the expiry of a written state in
@@ -17,8 +21,6 @@
 --   exact:   a list of expiry times, oldest first, one entry per unit;
 --   counter: the string 'end prev curr' (the current fixed window's end and the two counts);
 --   gcra:    the string 'anchor units'.
-local action = ARGV[1]
-local cost = tonumber(ARGV[2])
 local clock = redis.call('TIME')
 local now = tonumber(clock[1]) + tonumber(clock[2]) / 1000000
 local INF = math.huge
@@ -79,8 +81,9 @@ local function first_admitting(admits, guess)
   return guess
 end
 
+-- A policy's decision, packed as it is replied: the several-policy code reads the first byte.
 local function decision(allowed, remaining, retry, reset)
-  return { allowed, remaining, retry, reset }
+  return pack('<Bddd', allowed and 1 or 0, remaining, retry, reset)
 end
 
 -- exact ----------------------------------------------------------------------------------------
@@ -295,6 +298,9 @@ end
 
 -- the decision ---------------------------------------------------------------------------------
 
+local action = ARGV[1]
+local cost = tonumber(ARGV[2])
+
 local STEPS = { e = exact, c = counter, g = gcra }
 local REFUNDS = { e = exact_refund, c = counter_refund, g = gcra_refund }
 
@@ -309,12 +315,8 @@ local function run(p, units, commit)
   return STEPS[p[2]](p[1], p[3], p[4], p[5], p[6], units, commit)
 end
 
-local function answer(parts)
-  local reply = {}
-  for i, part in ipairs(parts) do
-    reply[i] = pack('<Bddd', part[1] and 1 or 0, part[2], part[3], part[4])
-  end
-  return table.concat(reply)
+local function allowed(part)
+  return string.byte(part, 1) == 1
 end
 
 if action == 'refund' then
@@ -322,30 +324,30 @@ if action == 'refund' then
   for i, p in ipairs(policies) do
     parts[i] = REFUNDS[p[2]](p[1], p[3], p[4], p[5], p[6], cost)
   end
-  return answer(parts)
+  return table.concat(parts)
 end
 if action == 'peek' or #policies == 1 then
   local parts = {}
   for i, p in ipairs(policies) do
     parts[i] = run(p, action == 'peek' and 0 or cost, action ~= 'peek')
   end
-  return answer(parts)
+  return table.concat(parts)
 end
 -- Several policies: all or nothing. Try each; commit only if every one allows.
 local trial = {}
 local refused = false
 for i, p in ipairs(policies) do
   trial[i] = run(p, cost, false)
-  if not trial[i][1] then
+  if not allowed(trial[i]) then
     refused = true
   end
 end
 local parts = {}
 for i, p in ipairs(policies) do
   if refused then
-    parts[i] = (not trial[i][1]) and trial[i] or run(p, 0, false)
+    parts[i] = allowed(trial[i]) and run(p, 0, false) or trial[i]
   else
     parts[i] = run(p, cost, true)
   end
 end
-return answer(parts)
+return table.concat(parts)
