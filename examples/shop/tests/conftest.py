@@ -59,9 +59,8 @@ def _pg_admin() -> Any:
     raise RuntimeError(f"PostgreSQL at {PG_HOST}:{PG_PORT} is not reachable: {last}")
 
 
-@pytest.fixture(scope="session")
-def pg_url() -> Iterator[str]:
-    """A fresh PostgreSQL database for this test session, dropped at the end."""
+def _fresh_pg_database() -> Iterator[str]:
+    """Create a fresh PostgreSQL database, migrated; yield its URL; drop it."""
     try:
         admin, user = _pg_admin()
     except RuntimeError as error:
@@ -77,6 +76,18 @@ def pg_url() -> Iterator[str]:
     admin, _ = _pg_admin()
     with admin:
         admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test session, dropped at the end."""
+    yield from _fresh_pg_database()
+
+
+@pytest.fixture
+def own_pg_url() -> Iterator[str]:
+    """A fresh PostgreSQL database for this test alone (no other test's jobs in it)."""
+    yield from _fresh_pg_database()
 
 
 @pytest.fixture(scope="session")

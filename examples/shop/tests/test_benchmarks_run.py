@@ -10,7 +10,7 @@ from pathlib import Path
 BENCH = Path(__file__).parent.parent / "bench" / "bench_ingest.py"
 
 
-def test_the_ingest_benchmark_runs_end_to_end_and_times_uploads(pg_url):
+def test_the_ingest_benchmark_runs_end_to_end_and_times_uploads(own_pg_url):
     done = subprocess.run(
         [
             sys.executable,
@@ -18,7 +18,7 @@ def test_the_ingest_benchmark_runs_end_to_end_and_times_uploads(pg_url):
             "--records",
             "300",
             "--postgres",
-            pg_url.replace("postgresql+psycopg://", "postgresql://"),
+            own_pg_url.replace("postgresql+psycopg://", "postgresql://"),
             "--uploads",
             "2",
             "--upload-sizes",
