@@ -9,6 +9,7 @@ import os
 import secrets
 import shutil
 import socket
+import tempfile
 import threading
 import time
 from collections.abc import AsyncIterator, Iterator
@@ -108,7 +109,11 @@ def database_url(request: pytest.FixtureRequest) -> str:
 
 def make_settings(database_url: str, **overrides: object) -> Settings:
     # A REDIS_URL in the developer's environment must not make tests share state through Redis.
-    values: dict[str, object] = {"DATABASE_URL": database_url, "REDIS_URL": ""}
+    values: dict[str, object] = {
+        "DATABASE_URL": database_url,
+        "REDIS_URL": "",
+        "SHOP_OUTBOX": tempfile.mkdtemp(prefix="shop-outbox-"),
+    }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
 
@@ -275,6 +280,8 @@ def served_process(database_url: str, log: Path, *serve_args: str, **env: str) -
         k: v for k, v in os.environ.items() if not k.startswith("SHOP_") and k != "REDIS_URL"
     }
     environment.update(env, DATABASE_URL=database_url)
+    # Its worker may mail about jobs other tests left in the database: never into the checkout.
+    environment.setdefault("SHOP_OUTBOX", str(log.parent / "outbox"))
     with log.open("wb") as out:
         process = subprocess.Popen(
             [sys.executable, "-m", "shop", "serve", "--port", str(port), *serve_args],
