@@ -163,6 +163,12 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     exposed = metrics_registry(state.metrics.registry)
     app.include_router(flash_router)
     partners = install_partners(app, settings, state.engine, state.fleet)
+    state.metrics.add_gauges(
+        "shop_audit_rows",
+        "Partner audit rows buffered and not yet written (pending), and dropped past the buffer.",
+        "state",
+        partners.audit.counts,
+    )
     app.mount("/static", StaticFiles(directory=HERE / "static"), name="static")
 
     @app.get("/healthz", tags=["operations"])

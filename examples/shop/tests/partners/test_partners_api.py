@@ -244,3 +244,23 @@ async def test_xml_attacks_are_refused_and_nothing_is_written(partner_shop):
     assert 0 == await ps.shop.count(
         "SELECT count(*) FROM jobs WHERE partner_id = :p", p=ps.partner_id
     )
+
+
+async def test_buffered_and_dropped_audit_rows_show_on_metrics(partner_shop, monkeypatch):
+    import re
+
+    import shop.partners.audit
+
+    ps = await partner_shop()
+    monkeypatch.setattr(shop.partners.audit, "_MAX_PENDING", 3)
+
+    def counts(text_: str) -> dict[str, float]:
+        found = re.findall(r'^shop_audit_rows\{state="(\w+)"\} ([0-9.e+]+)$', text_, re.MULTILINE)
+        return {state: float(value) for state, value in found}
+
+    for _ in range(5):
+        answer = await ps.client.get("/partner/products", headers={"Authorization": "Bearer x"})
+        assert 401 == answer.status_code
+    assert {"pending": 3.0, "dropped": 2.0} == counts((await ps.client.get("/metrics")).text)
+    await ps.flush_audit()
+    assert {"pending": 0.0, "dropped": 2.0} == counts((await ps.client.get("/metrics")).text)

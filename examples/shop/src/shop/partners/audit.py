@@ -1,9 +1,12 @@
 """The audit trail of partner authentication: one row and one log line per attempt.
 
 The log line (logger ``shop.audit``, JSON) is written at once; rows are buffered in memory and
-inserted in batches by a background task (and on shutdown), so an attempt costs the request no
-database write and a flood of bad keys cannot queue up writers. Neither ever holds a secret:
-the key is named by its public prefix only.
+inserted in batches by a background task every 0.5 s (and on shutdown), so an attempt costs the
+request no database write and a flood of bad keys cannot queue up writers. The price: a process
+killed outright loses the rows of its last half second (their log lines are out), and past
+100,000 buffered rows (a flood while the database is away) rows are counted as dropped, not
+kept; ``/metrics`` shows both counts (``shop_audit_rows``). Neither ever holds a secret: the key
+is named by its public prefix only.
 """
 
 from __future__ import annotations
@@ -48,6 +51,15 @@ class AuditLog:
         self._engine = engine.execution_options(write=True)
         self._pending: list[dict[str, Any]] = []
         self.dropped = 0
+
+    @property
+    def pending(self) -> int:
+        """Rows buffered and not yet written."""
+        return len(self._pending)
+
+    def counts(self) -> dict[str, float]:
+        """``pending`` and ``dropped`` rows, for ``/metrics``."""
+        return {"pending": float(self.pending), "dropped": float(self.dropped)}
 
     def record(self, entry: AuditEntry) -> None:
         """Log ``entry`` now and buffer its row."""
