@@ -560,6 +560,49 @@ def test_the_asyncio_face_loads_once_and_shares_the_value(
     assert "v" == RedisCache[Any](client, prefix=prefix).get("k")
 
 
+def test_the_asyncio_face_reads_redis_with_or_without_a_local_tier(
+    client: redis.Redis, redis_url: str, prefix: str
+) -> None:
+    client.set(f"{prefix}cache:default:{{bad}}", b"\x80")
+
+    async def main() -> list[Any]:
+        aclient = redis.asyncio.Redis.from_url(redis_url)
+        plain = RedisCache[Any](aclient=aclient, prefix=prefix)
+        tiered = RedisCache[Any](aclient=aclient, prefix=prefix, local=TTLCache(ttl=5))
+
+        async def load() -> Any:
+            return {"n": 1}
+
+        try:
+            await plain.aset("k", [1])
+            return [
+                await plain.aget("k"),
+                await plain.aget_or_load("bad", load),  # undecodable: loaded again
+                await tiered.aget_or_load("k", load),
+                await tiered.aget("k"),
+            ]
+        finally:
+            await aclient.aclose()
+
+    assert [[1], {"n": 1}, [1], [1]] == asyncio.run(main())
+
+
+def test_a_cache_is_used_through_the_face_of_the_client_it_was_given(
+    client: redis.Redis, redis_url: str
+) -> None:
+    with pytest.raises(TypeError, match="give a Redis client"):
+        RedisCache[Any]()
+    sync_only = RedisCache[Any](client, name="listings", ttl=30)
+    assert "RedisCache(prefix='commerce_kit:cache:listings', ttl=30.0)" == repr(sync_only)
+    assert sync_only.local is None
+    assert sync_only.guard.available
+    with pytest.raises(TypeError, match="no asyncio client"):
+        asyncio.run(sync_only.aget("k"))
+    async_only = RedisCache[Any](aclient=redis.asyncio.Redis.from_url(redis_url))
+    with pytest.raises(TypeError, match="no sync client"):
+        async_only.get("k")
+
+
 # -- when Redis fails ----------------------------------------------------------------------------
 
 
