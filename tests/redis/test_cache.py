@@ -1,14 +1,19 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import threading
-from collections.abc import Iterator
+import time
+from collections.abc import Awaitable, Callable, Iterator
 from typing import Any, Protocol
 
 import pytest
 import redis
 import redis.asyncio
+from redis.asyncio.retry import Retry as AsyncRetry
+from redis.backoff import NoBackoff
+from redis.retry import Retry
 
 from commerce_kit import TTLCache
 from commerce_kit.redis import JSONCodec, RedisCache, RedisGuard
@@ -132,9 +137,295 @@ def test_a_value_lives_for_the_ttl(client: redis.Redis, prefix: str) -> None:
     assert 0 < client.pttl(f"{prefix}cache:default:{{k2}}") <= 5_000
 
 
-def test_a_waiter_polls_with_a_growing_delay_until_the_value_lands(
-    client: redis.Redis, prefix: str
+class WatchedRedis(redis.Redis):
+    """A client that counts its ``XREAD``s and calls ``before_xread`` just before sending one."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.xreads = 0
+        self.before_xread: Callable[[], object] = lambda: None
+        self.reading = threading.Event()
+
+    def xread(self, *args: Any, **kwargs: Any) -> Any:
+        self.xreads += 1
+        self.before_xread()
+        self.reading.set()
+        return super().xread(*args, **kwargs)
+
+
+async def _nothing() -> None:
+    pass
+
+
+class AWatchedRedis(redis.asyncio.Redis):
+    """The asyncio :class:`WatchedRedis`."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.xreads = 0
+        self.before_xread: Callable[[], Awaitable[object]] = _nothing
+        self.reading = asyncio.Event()
+
+    async def xread(self, *args: Any, **kwargs: Any) -> Any:
+        self.xreads += 1
+        await self.before_xread()
+        self.reading.set()
+        return await super().xread(*args, **kwargs)
+
+
+def watched(url: str, **options: Any) -> WatchedRedis:
+    client = WatchedRedis.from_url(url, **options)
+    assert isinstance(client, WatchedRedis)
+    return client
+
+
+def awatched(url: str, **options: Any) -> AWatchedRedis:
+    client = AWatchedRedis.from_url(url, **options)
+    assert isinstance(client, AWatchedRedis)
+    return client
+
+
+def no_sleep(seconds: float) -> None:
+    raise AssertionError(f"a waiter slept {seconds} s instead of being told")
+
+
+async def no_asleep(seconds: float) -> None:
+    no_sleep(seconds)
+
+
+class Holder:
+    """Holds the lease on ``key`` in a thread of its own, loading until :meth:`finish`."""
+
+    def __init__(self, cache: RedisCache[Any], key: str, *, fail: bool = False) -> None:
+        self.loading = threading.Event()
+        self._go = threading.Event()
+        self._fail = fail
+        self.stored_at = 0.0
+        self._thread = threading.Thread(target=self._hold, args=(cache, key))
+        self._thread.start()
+        assert self.loading.wait(5)
+
+    def _load(self) -> str:
+        self.loading.set()
+        self._go.wait(5)
+        if self._fail:
+            raise ConnectionError("catalogue down")
+        return "loaded by the holder"
+
+    def _hold(self, cache: RedisCache[Any], key: str) -> None:
+        with contextlib.suppress(ConnectionError):
+            cache.get_or_load(key, self._load)
+        self.stored_at = time.perf_counter()
+
+    def finish(self) -> None:
+        """Let the load return (or raise); wait until it stored the value or released the lease."""
+        self._go.set()
+        self._thread.join(5)
+
+
+def wait_in_thread(
+    cache: RedisCache[Any], key: str, load: Loader
+) -> tuple[threading.Thread, list[Any]]:
+    out: list[Any] = []
+
+    def wait() -> None:
+        out.append(cache.get_or_load(key, load))
+        out.append(time.perf_counter())
+
+    thread = threading.Thread(target=wait, daemon=True)
+    thread.start()
+    return thread, out
+
+
+# No socket timeout and a 30 s lease: a waiter that is not told blocks for 30 s and the test fails.
+UNTIMED: dict[str, Any] = {"socket_timeout": None}
+
+
+def test_a_waiter_is_told_when_the_value_lands_in_one_blocking_read(
+    redis_url: str, prefix: str
 ) -> None:
+    holder = Holder(RedisCache(redis.Redis.from_url(redis_url), prefix=prefix, lease=30), "k")
+    client = watched(redis_url, **UNTIMED)
+    waiter = RedisCache[Any](client, prefix=prefix, lease=30, sleep=no_sleep)
+    load = Loader()
+    thread, out = wait_in_thread(waiter, "k", load)
+    assert client.reading.wait(5)
+    holder.finish()
+    thread.join(5)
+    assert ["loaded by the holder"] == out[:1]
+    assert 1 == client.xreads
+    assert 0 == load.calls
+
+
+def test_a_waiter_whose_lease_holder_fails_is_told_and_loads_at_once(
+    redis_url: str, prefix: str
+) -> None:
+    holder = Holder(
+        RedisCache(redis.Redis.from_url(redis_url), prefix=prefix, lease=30), "k", fail=True
+    )
+    client = watched(redis_url, **UNTIMED)
+    waiter = RedisCache[Any](client, prefix=prefix, lease=30, sleep=no_sleep)
+    thread, out = wait_in_thread(waiter, "k", Loader("loaded by the waiter"))
+    assert client.reading.wait(5)
+    holder.finish()
+    thread.join(5)
+    assert ["loaded by the waiter"] == out[:1]
+    assert 1 == client.xreads
+
+
+def test_a_value_landing_between_the_script_and_the_blocking_read_is_not_missed(
+    redis_url: str, prefix: str
+) -> None:
+    holder = Holder(RedisCache(redis.Redis.from_url(redis_url), prefix=prefix, lease=30), "k")
+    client = watched(redis_url, **UNTIMED)
+    client.before_xread = holder.finish  # stored after the script saw the lease, before the read
+    waiter = RedisCache[Any](client, prefix=prefix, lease=30, sleep=no_sleep)
+    thread, out = wait_in_thread(waiter, "k", Loader())
+    thread.join(5)
+    assert ["loaded by the holder"] == out[:1]
+    assert 1 == client.xreads
+
+
+@pytest.mark.parametrize("face", ["sync", "asyncio"])
+def test_a_blocking_read_ends_before_the_socket_timeout(
+    redis_url: str, prefix: str, caplog: pytest.LogCaptureFixture, face: str
+) -> None:
+    holder = Holder(RedisCache(redis.Redis.from_url(redis_url), prefix=prefix), "k")
+    threading.Timer(0.6, holder.finish).start()  # a load three timeouts long
+    # No retries, and a guard that opens at the first failure: a read that outlived the timeout
+    # would open it and make the waiter load.
+    guard = RedisGuard(failure_threshold=1)
+    load = Loader()
+    if face == "sync":
+        client = watched(redis_url, socket_timeout=0.2, retry=Retry(NoBackoff(), 0))
+        waiter = RedisCache[Any](client, prefix=prefix, guard=guard, sleep=no_sleep)
+        value = waiter.get_or_load("k", load)
+        xreads = client.xreads
+    else:
+
+        async def main() -> tuple[Any, int]:
+            aclient = awatched(redis_url, socket_timeout=0.2, retry=AsyncRetry(NoBackoff(), 0))
+            waiter = RedisCache[Any](aclient=aclient, prefix=prefix, guard=guard, asleep=no_asleep)
+
+            async def aload() -> Any:
+                return load()
+
+            try:
+                return await waiter.aget_or_load("k", aload), aclient.xreads
+            finally:
+                await aclient.aclose()
+
+        value, xreads = asyncio.run(main())
+    assert "loaded by the holder" == value
+    assert 0 == load.calls
+    assert xreads >= 3  # blocks of 50 ms (Redis ends them on its tick), then asked again
+    assert guard.available
+    assert [] == [r for r in caplog.records if r.name == "commerce_kit.redis"]
+
+
+def test_an_uncontended_load_writes_no_stream_and_a_waited_one_expires(
+    client: redis.Redis, redis_url: str, prefix: str
+) -> None:
+    cache = RedisCache[Any](client, prefix=prefix, lease=5)
+    cache.get_or_load("alone", Loader())
+    assert 0 == client.exists(f"{prefix}cache:default:{{alone}}:landed")
+    holder = Holder(RedisCache(redis.Redis.from_url(redis_url), prefix=prefix, lease=5), "k")
+    thread, _ = wait_in_thread(cache, "k", Loader())
+    while not client.exists(f"{prefix}cache:default:{{k}}:landed"):
+        threading.Event().wait(0.001)
+    holder.finish()
+    thread.join(5)
+    assert 0 < client.pttl(f"{prefix}cache:default:{{k}}:landed") <= 5_000
+
+
+@pytest.mark.parametrize("fail", [False, True], ids=["stored", "released"])
+def test_an_asyncio_waiter_is_told_too_even_between_the_script_and_the_read(
+    redis_url: str, prefix: str, fail: bool
+) -> None:
+    async def main() -> tuple[Any, int, int]:
+        holder_client = redis.asyncio.Redis.from_url(redis_url)
+        client = awatched(redis_url, **UNTIMED)
+        holder = RedisCache[Any](aclient=holder_client, prefix=prefix, lease=30)
+        waiter = RedisCache[Any](aclient=client, prefix=prefix, lease=30, asleep=no_asleep)
+        loading, go = asyncio.Event(), asyncio.Event()
+
+        async def load() -> str:
+            loading.set()
+            await go.wait()
+            if fail:
+                raise ConnectionError("catalogue down")
+            return "loaded by the holder"
+
+        async def hold() -> None:
+            with contextlib.suppress(ConnectionError):
+                await holder.aget_or_load("k", load)
+
+        held = asyncio.create_task(hold())
+        await loading.wait()
+
+        async def land() -> None:  # after the waiter's script saw the lease, before its read
+            go.set()
+            await held
+
+        client.before_xread = land
+        waiter_load = Loader("loaded by the waiter")
+
+        async def aload() -> Any:
+            return waiter_load()
+
+        try:
+            value = await asyncio.wait_for(waiter.aget_or_load("k", aload), 5)
+        finally:
+            await holder_client.aclose()
+            await client.aclose()
+        return value, client.xreads, waiter_load.calls
+
+    expected = ("loaded by the waiter", 1, 1) if fail else ("loaded by the holder", 1, 0)
+    assert expected == asyncio.run(main())
+
+
+def test_an_asyncio_waiter_blocks_until_told(redis_url: str, prefix: str) -> None:
+    async def main() -> tuple[Any, int]:
+        holder_client = redis.asyncio.Redis.from_url(redis_url)
+        client = awatched(redis_url, **UNTIMED)
+        holder = RedisCache[Any](aclient=holder_client, prefix=prefix, lease=30)
+        waiter = RedisCache[Any](aclient=client, prefix=prefix, lease=30, asleep=no_asleep)
+        loading, go = asyncio.Event(), asyncio.Event()
+
+        async def load() -> str:
+            loading.set()
+            await go.wait()
+            return "loaded by the holder"
+
+        async def never() -> str:
+            raise AssertionError("the waiter loaded")
+
+        held = asyncio.create_task(holder.aget_or_load("k", load))
+        await loading.wait()
+        waiting = asyncio.create_task(waiter.aget_or_load("k", never))
+        await asyncio.wait_for(client.reading.wait(), 5)
+        await asyncio.sleep(0.01)  # the read is on its way, or blocked
+        go.set()
+        try:
+            value = await asyncio.wait_for(waiting, 5)
+            await held
+        finally:
+            await holder_client.aclose()
+            await client.aclose()
+        return value, client.xreads
+
+    assert ("loaded by the holder", 1) == asyncio.run(main())
+
+
+@pytest.mark.parametrize(
+    "options",
+    [{"single_connection_client": True}, {"socket_timeout": 0.15}],
+    ids=["a single connection", "a timeout too short to block"],
+)
+def test_a_client_that_cannot_block_polls_with_a_growing_delay(
+    redis_url: str, prefix: str, options: dict[str, Any]
+) -> None:
+    client = redis.Redis.from_url(redis_url, **options)
     value_key = f"{prefix}cache:default:{{k}}"
     client.set(value_key + ":lease", "another process", px=10_000)
     sleeps: list[float] = []
@@ -146,9 +437,40 @@ def test_a_waiter_polls_with_a_growing_delay_until_the_value_lands(
 
     cache = RedisCache[Any](client, prefix=prefix, sleep=sleep)
     load = Loader()
-    assert "loaded elsewhere" == cache.get_or_load("k", load)
+    try:
+        assert "loaded elsewhere" == cache.get_or_load("k", load)
+    finally:
+        client.close()
     assert [0.002, 0.004, 0.008] == sleeps
     assert 0 == load.calls
+
+
+def test_an_asyncio_client_with_a_single_connection_polls_too(
+    client: redis.Redis, redis_url: str, prefix: str
+) -> None:
+    value_key = f"{prefix}cache:default:{{k}}"
+    client.set(value_key + ":lease", "another process", px=10_000)
+    sleeps: list[float] = []
+
+    async def asleep(seconds: float) -> None:
+        sleeps.append(seconds)
+        if len(sleeps) == 2:
+            client.set(value_key, b'"loaded elsewhere"')
+
+    async def main() -> Any:
+        aclient = redis.asyncio.Redis.from_url(redis_url, single_connection_client=True)
+        cache = RedisCache[Any](aclient=aclient, prefix=prefix, asleep=asleep)
+
+        async def load() -> Any:
+            raise AssertionError("the waiter loaded")
+
+        try:
+            return await cache.aget_or_load("k", load)
+        finally:
+            await aclient.aclose()
+
+    assert "loaded elsewhere" == asyncio.run(main())
+    assert [0.002, 0.004] == sleeps
 
 
 def test_a_failed_load_releases_the_lease_at_once(client: redis.Redis, prefix: str) -> None:
@@ -236,6 +558,49 @@ def test_the_asyncio_face_loads_once_and_shares_the_value(
 
     assert ["v"] * 5 + [1] == asyncio.run(main())
     assert "v" == RedisCache[Any](client, prefix=prefix).get("k")
+
+
+def test_the_asyncio_face_reads_redis_with_or_without_a_local_tier(
+    client: redis.Redis, redis_url: str, prefix: str
+) -> None:
+    client.set(f"{prefix}cache:default:{{bad}}", b"\x80")
+
+    async def main() -> list[Any]:
+        aclient = redis.asyncio.Redis.from_url(redis_url)
+        plain = RedisCache[Any](aclient=aclient, prefix=prefix)
+        tiered = RedisCache[Any](aclient=aclient, prefix=prefix, local=TTLCache(ttl=5))
+
+        async def load() -> Any:
+            return {"n": 1}
+
+        try:
+            await plain.aset("k", [1])
+            return [
+                await plain.aget("k"),
+                await plain.aget_or_load("bad", load),  # undecodable: loaded again
+                await tiered.aget_or_load("k", load),
+                await tiered.aget("k"),
+            ]
+        finally:
+            await aclient.aclose()
+
+    assert [[1], {"n": 1}, [1], [1]] == asyncio.run(main())
+
+
+def test_a_cache_is_used_through_the_face_of_the_client_it_was_given(
+    client: redis.Redis, redis_url: str
+) -> None:
+    with pytest.raises(TypeError, match="give a Redis client"):
+        RedisCache[Any]()
+    sync_only = RedisCache[Any](client, name="listings", ttl=30)
+    assert "RedisCache(prefix='commerce_kit:cache:listings', ttl=30.0)" == repr(sync_only)
+    assert sync_only.local is None
+    assert sync_only.guard.available
+    with pytest.raises(TypeError, match="no asyncio client"):
+        asyncio.run(sync_only.aget("k"))
+    async_only = RedisCache[Any](aclient=redis.asyncio.Redis.from_url(redis_url))
+    with pytest.raises(TypeError, match="no sync client"):
+        async_only.get("k")
 
 
 # -- when Redis fails ----------------------------------------------------------------------------

@@ -2,9 +2,16 @@
 
 A value lives at ``{prefix}cache:{name}:{<key>}`` with the cache's time-to-live. On a miss, a
 caller takes a short *lease* (``...:{<key>}:lease``, ``SET NX`` with an expiry) and loads; the
-others poll with a growing delay until the value lands, so a cold key costs one load for the
-whole fleet. One script does "read the value, else take the lease" in one round trip, and another
-stores the value and releases the lease together.
+others block on a small stream, ``...:{<key>}:landed``, until the lease holder adds an entry to it,
+so a cold key costs one load for the whole fleet and a waiter is told the moment the value lands.
+One script does "read the value, else take the lease, else say where the stream stands" in one
+round trip; another stores the value, releases the lease and signals the stream together.
+
+No wake-up is lost: the first script returns the stream's last entry id in the same atomic step
+that saw the lease held, and a waiter reads (``XREAD BLOCK``) for entries *after* that id, so an
+entry added between the script and the read is returned at once. The stream exists only while
+someone waits (the first waiter makes it, with an expiry past the lease's), and the store signals
+only a stream that exists, so an uncontended load writes no stream.
 """
 
 from __future__ import annotations
@@ -12,6 +19,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import sys
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -34,36 +42,60 @@ V = TypeVar("V")
 
 _log = logging.getLogger("commerce_kit.cache")
 
-# KEYS: the value, the lease. ARGV: a token, the lease's expiry in ms. Replies {1, value} on a
-# hit, {2} when this caller took the lease (and must load), {0} while another caller holds it.
+# KEYS: the value, the lease, the landed stream. ARGV: a token, the lease's expiry in ms. Replies
+# {1, value} on a hit, {2} when this caller took the lease (and must load), and {0, id, ms} while
+# another caller holds it: id is the stream's last entry (an entry is added if the stream is
+# missing, so the store knows someone waits), ms the longest useful wait, until just past the
+# lease's expiry. The stream outlives the lease, so a store before the lease ends finds it.
 _GET_OR_LEASE = Script(
     """
 local value = redis.call('GET', KEYS[1])
 if value then return {1, value} end
-if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then return {2} end
-return {0}
+local lease = tonumber(ARGV[2])
+if redis.call('SET', KEYS[2], ARGV[1], 'NX', 'PX', lease) then return {2} end
+local left = redis.call('PTTL', KEYS[2])
+if left < 0 then left = lease end
+local last = redis.call('XREVRANGE', KEYS[3], '+', '-', 'COUNT', 1)[1]
+local id = last and last[1] or redis.call('XADD', KEYS[3], 'MAXLEN', 1, '*', 'e', 'waiting')
+redis.call('PEXPIRE', KEYS[3], math.max(left, lease))
+return {0, id, left + 1}
 """
 )
 
-# KEYS: the value, the lease. ARGV: the encoded value, its expiry in ms, the lease token.
+# KEYS: the value, the lease, the landed stream. ARGV: the encoded value, its expiry in ms, the
+# lease token. Wakes the waiters, if any.
 _STORE = Script(
     """
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 if redis.call('GET', KEYS[2]) == ARGV[3] then redis.call('DEL', KEYS[2]) end
+if redis.call('EXISTS', KEYS[3]) == 1 then
+  redis.call('XADD', KEYS[3], 'MAXLEN', 1, '*', 'e', 'stored')
+end
 return 1
 """
 )
 
-# KEYS: the lease. ARGV: the token. Gives the lease up after a failed load.
+# KEYS: the lease, the landed stream. ARGV: the token. Gives the lease up after a failed load and
+# wakes the waiters, if any, so that one of them loads at once.
 _RELEASE = Script(
     """
 if redis.call('GET', KEYS[1]) == ARGV[1] then redis.call('DEL', KEYS[1]) end
+if redis.call('EXISTS', KEYS[2]) == 1 then
+  redis.call('XADD', KEYS[2], 'MAXLEN', 1, '*', 'e', 'released')
+end
 return 1
 """
 )
 
+# A client with a single connection cannot block on it (the lease holder may need it to store), nor
+# can one whose socket timeout is too short for a block, so its waiters poll instead, with a delay
+# growing from the first to the last.
 _FIRST_POLL = 0.002
 _LAST_POLL = 0.05
+
+# Redis ends a blocked read whose time is up on its next tick, up to 1/hz late (100 ms at the
+# default hz of 10): a block stops this long before the client's socket timeout, and at half of it.
+_TIMEOUT_LAG = 0.15
 
 
 class RedisCache(Generic[V]):
@@ -71,15 +103,24 @@ class RedisCache(Generic[V]):
 
     :meth:`get_or_load` returns the cached value or calls ``loader`` once for the whole fleet:
     a caller that misses takes a lease in Redis and loads; callers in other processes that miss
-    meanwhile wait (polling with a delay that grows from 2 ms to 50 ms) and receive the value the
-    lease holder stored. If the lease holder fails, its lease is released and a waiter loads
-    instead; if it dies, its lease expires after ``lease`` seconds. Keep ``lease`` above your
-    longest load, or a second load may start.
+    meanwhile block on a Redis stream of the key's (``XREAD BLOCK``) and are told the moment the
+    lease holder stores the value, which they then read. If the lease holder fails, its lease is
+    released and the waiters are told, so one of them loads at once; if it dies, its lease
+    expires after ``lease`` seconds and a waiter loads then. Keep ``lease`` above your longest
+    load, or a second load may start.
+
+    A blocked waiter holds one connection of the client's pool for as long as it waits (a bounded
+    pool must have room for them and for the lease holder's store). Each block ends well before
+    the client's ``socket_timeout`` (at half of it, and 150 ms before it, since Redis ends a block
+    up to 100 ms late at its default ``hz``), then the waiter asks again, so a long load never
+    turns into a timeout. A client with a single connection (``single_connection_client=True``)
+    cannot lend it to a blocked read, and one with a ``socket_timeout`` under 150 ms leaves no room
+    for a block, so their waiters poll instead, every 2 ms growing to 50 ms.
 
     With ``local=``, a :class:`~commerce_kit.TTLCache` sits in front: reads it serves cost no
     round trip, and its own single-flight collapses the threads and tasks of one process onto one
-    Redis read. A value deleted elsewhere may still be served by a local tier until its ``ttl``
-    ends, so keep the local ``ttl`` short.
+    Redis read, so one process has at most one waiter per key. A value deleted elsewhere may still
+    be served by a local tier until its ``ttl`` ends, so keep the local ``ttl`` short.
 
     Values go through ``codec`` (JSON by default; never pickle by default, since decoding runs on
     whatever the Redis server holds). Bytes the codec cannot decode count as a miss.
@@ -98,8 +139,10 @@ class RedisCache(Generic[V]):
         local: An in-process tier in front of Redis.
         lease: Seconds (or a timedelta) a loading caller holds its lease at most.
         guard: The guard deciding when Redis is down; by default one of the cache's own.
-        sleep: Waits between polls in :meth:`get_or_load`; :func:`time.sleep` by default.
-        asleep: Waits between polls in :meth:`aget_or_load`; :func:`asyncio.sleep` by default.
+        sleep: Waits between polls in :meth:`get_or_load` when ``client`` cannot block (see
+            above); :func:`time.sleep` by default.
+        asleep: Waits between polls in :meth:`aget_or_load` when ``aclient`` cannot block;
+            :func:`asyncio.sleep` by default.
 
     Raises:
         TypeError: Neither client was given, or an argument has the wrong type.
@@ -120,8 +163,10 @@ class RedisCache(Generic[V]):
     """
 
     __slots__ = (
+        "_ablock_ms",
         "_aclient",
         "_asleep",
+        "_block_ms",
         "_client",
         "_codec",
         "_guard",
@@ -163,6 +208,8 @@ class RedisCache(Generic[V]):
         )
         self._sleep = sleep
         self._asleep = asleep
+        self._block_ms = _longest_block(client)
+        self._ablock_ms = _longest_block(aclient)
 
     def __repr__(self) -> str:
         return f"RedisCache(prefix={self._prefix[:-2]!r}, ttl={self._ttl!r})"
@@ -369,6 +416,10 @@ class RedisCache(Generic[V]):
             raise TypeError("this RedisCache has no sync client; use the a-methods")
         return client
 
+    def _keys(self, key: str) -> list[str]:
+        value_key = self._value_key(key)
+        return [value_key, value_key + ":lease", value_key + ":landed"]
+
     def _value_key(self, key: str) -> str:
         if not isinstance(key, str):
             raise TypeError(f"RedisCache keys must be str, got {type(key).__name__}")
@@ -388,10 +439,10 @@ class RedisCache(Generic[V]):
     def _shared(self, key: str, loader: Callable[[], V], ttl_ms: int) -> V:
         client = self._sync()
         attempt = self._guard.attempt
-        vkey = self._value_key(key)
-        keys = [vkey, vkey + ":lease"]
+        keys = self._keys(key)
         token = uuid.uuid4().hex
         args = [token, self._lease_ms]
+        longest = self._block_ms
         delay = _FIRST_POLL
         while True:
             reply = attempt(_GET_OR_LEASE, client, keys, args)
@@ -411,26 +462,35 @@ class RedisCache(Generic[V]):
                     raise
                 attempt(_STORE, client, keys, [data, ttl_ms, token])
                 return value
-            self._sleep(delay)
-            delay = min(delay * 2, _LAST_POLL)
+            if longest is None:
+                self._sleep(delay)
+                delay = min(delay * 2, _LAST_POLL)
+            else:
+                # Returns at the first entry after the one the script saw, even one added before
+                # this read was sent. A failed read is counted by the guard; the next script then
+                # runs, or falls back once the guard has opened.
+                attempt(client.xread, {keys[2]: reply[1]}, block=min(reply[2], longest))
 
     async def _ashared(self, key: str, loader: Callable[[], Awaitable[V]], ttl_ms: int) -> V:
         client = self._async()
         guard = self._guard
-        vkey = self._value_key(key)
-        keys = [vkey, vkey + ":lease"]
+        keys = self._keys(key)
         token = uuid.uuid4().hex
         args = [token, self._lease_ms]
+        longest = self._ablock_ms
         delay = _FIRST_POLL
 
         async def run(script: Script, keys: list[str], args: list[Any]) -> Any:
             async def command() -> Any:
                 return await script.arun(client, keys, args)
 
-            async def failed() -> Any:
-                return FAILED
+            return await guard.arun(command, _failed)
 
-            return await guard.arun(command, failed)
+        async def wait(after: Any, block: int) -> Any:
+            async def command() -> Any:
+                return await client.xread({keys[2]: after}, block=block)
+
+            return await guard.arun(command, _failed)
 
         while True:
             reply = await run(_GET_OR_LEASE, keys, args)
@@ -450,11 +510,34 @@ class RedisCache(Generic[V]):
                     raise
                 await run(_STORE, keys, [data, ttl_ms, token])
                 return value
-            await self._asleep(delay)
-            delay = min(delay * 2, _LAST_POLL)
+            if longest is None:
+                await self._asleep(delay)
+                delay = min(delay * 2, _LAST_POLL)
+            else:
+                await wait(reply[1], min(reply[2], longest))
 
 
 _MISSING: Any = object()
+
+
+def _longest_block(client: redis.Redis | redis.asyncio.Redis | None) -> int | None:
+    """Return the milliseconds a waiter may block on ``client``, or ``None`` if it must poll."""
+    if client is None:
+        return None
+    if isinstance(client, redis.asyncio.Redis):
+        single = client.single_connection_client
+    else:
+        single = client.connection is not None
+    if single:
+        return None
+    pool = client.connection_pool
+    # The timeout a connection of the pool would have: the pool's keyword, else (a client from a
+    # URL) the connection class's default. Building one opens no socket.
+    timeout = pool.connection_class(**pool.connection_kwargs).socket_timeout
+    if timeout is None:
+        return sys.maxsize
+    block = min(timeout / 2, timeout - _TIMEOUT_LAG)
+    return int(block * 1000) if block >= 0.001 else None
 
 
 async def _failed() -> Any:
