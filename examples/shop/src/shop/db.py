@@ -21,12 +21,22 @@ from sqlalchemy import (
     Table,
     UniqueConstraint,
     event,
+    text,
 )
 from sqlalchemy.engine import Connection
-from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncConnection, AsyncEngine, create_async_engine
 from sqlalchemy.pool import ConnectionPoolEntry
 
-__all__ = ["make_engine", "metadata", "now_ms", "orders", "products", "sync_url", "users"]
+__all__ = [
+    "commit_without_flush_wait",
+    "make_engine",
+    "metadata",
+    "now_ms",
+    "orders",
+    "products",
+    "sync_url",
+    "users",
+]
 
 metadata = MetaData(
     naming_convention={
@@ -88,6 +98,17 @@ orders = Table(
 def now_ms() -> int:
     """Return wall-clock time in epoch milliseconds (stored times are wall time)."""
     return time.time_ns() // 1_000_000
+
+
+async def commit_without_flush_wait(conn: AsyncConnection) -> None:
+    """Let ``conn``'s transaction commit without waiting for its WAL flush (PostgreSQL only).
+
+    For a write that is safe to lose in a crash because a later synchronous commit depends on
+    it: that commit flushes the WAL of every transaction before it, so once it returns, this
+    one is durable too. SQLite (WAL mode, ``synchronous=NORMAL``) does not wait anyway.
+    """
+    if conn.dialect.name == "postgresql":
+        await conn.execute(text("SET LOCAL synchronous_commit = off"))
 
 
 def sync_url(url: str) -> str:

@@ -38,7 +38,7 @@ from commerce_kit.validation import (
 from sqlalchemy import delete, insert, select, text, update
 from sqlalchemy.ext.asyncio import AsyncConnection
 
-from shop.db import now_ms
+from shop.db import commit_without_flush_wait, now_ms
 from shop.jobs.queue import JobQueue, enqueue
 from shop.jobs.tables import jobs
 from shop.jobs.worker import JobContext, PermanentJobError
@@ -192,18 +192,6 @@ class _Batches:
         return _Batch(len(rows), errors, data)
 
 
-_COLUMNS = (
-    "partner_id",
-    "sku",
-    "title",
-    "description",
-    "price_cents",
-    "currency",
-    "stock",
-    "active",
-    "last_job_id",
-    "updated_at",
-)
 # PostgreSQL: COPY the batch into a temporary table, then one INSERT ... SELECT upserts it.
 # Fixed statements (no value is ever formatted into them); COPY sends the values as data.
 _PG_STAGE = text(
@@ -214,7 +202,6 @@ _PG_COPY = (
     "COPY partner_products_stage (partner_id, sku, title, description, price_cents, currency,"
     " stock, active, last_job_id, updated_at) FROM STDIN"
 )
-_PG_ASYNC_COMMIT = text("SET LOCAL synchronous_commit = off")
 _PG_MERGE = text(
     "INSERT INTO partner_products (partner_id, sku, title, description, price_cents, currency,"
     " stock, active, last_job_id, updated_at)"
@@ -339,11 +326,9 @@ async def run_ingest(ctx: JobContext, *, batch_size: int, max_bytes: int) -> Non
             async def write(
                 conn: AsyncConnection, batch: _Batch = batch, counts: dict[str, int] = counts
             ) -> None:
-                if postgres:
-                    # A batch need not wait for its WAL flush: lost in a crash, it is written
-                    # again when the job reruns, and the job's final commit (synchronous)
-                    # flushes the WAL of every batch before it.
-                    await conn.execute(_PG_ASYNC_COMMIT)
+                # Lost in a crash, a batch is written again when the job reruns; the job's
+                # final commit flushes every batch's WAL before the job is succeeded.
+                await commit_without_flush_wait(conn)
                 if batch.products and form == "copy":
                     assert isinstance(batch.data, bytes)  # noqa: S101 - the form says so
                     await _copy_upsert(conn, batch.data)

@@ -129,6 +129,22 @@ async def _receive(
     return form.content_type, form.filename
 
 
+def _refused(refused: FeedRefusedError) -> ProblemError:
+    titles = {415: "Unsupported Media Type", 408: "Request Timeout"}
+    extra: dict[str, object] = {}
+    if refused.supported:
+        extra["supported_formats"] = list(refused.supported)
+    return ProblemError(
+        problem(
+            refused.status,
+            refused.code,
+            titles.get(refused.status, "Unprocessable Content"),
+            refused.detail,
+        ),
+        extra=extra,
+    )
+
+
 def _bad_form(detail: str) -> ProblemError:
     return ProblemError(problem(422, "invalid_request", "Unprocessable Content", detail))
 
@@ -230,26 +246,13 @@ async def upload_feed(
             source=request.client.host if request.client else "unknown",
             request_id=request_id,
         )
-    except FeedTooLargeError:
-        await receiver.abort()
-        raise _too_large(limit) from None
-    except FeedRefusedError as refused:
-        titles = {415: "Unsupported Media Type", 408: "Request Timeout"}
-        extra: dict[str, object] = {}
-        if refused.supported:
-            extra["supported_formats"] = list(refused.supported)
-        raise ProblemError(
-            problem(
-                refused.status,
-                refused.code,
-                titles.get(refused.status, "Unprocessable Content"),
-                refused.detail,
-            ),
-            extra=extra,
-        ) from None
-    except BaseException:
-        # Cut off (or any other failure): nothing of this upload stays behind.
+    except BaseException as error:
+        # Refused, too large, cut off or any other failure: nothing of this upload stays.
         await asyncio.shield(receiver.abort())
+        if isinstance(error, FeedTooLargeError):
+            raise _too_large(limit) from None
+        if isinstance(error, FeedRefusedError):
+            raise _refused(error) from None
         raise
     services.worker.wake()
     status_url = f"/partner/jobs/{job_id}"
